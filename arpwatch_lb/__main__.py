@@ -1,0 +1,5 @@
+"""``python -m arpwatch_lb``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""Options every command shares, so the same thing has the same flag everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .addresses import VipSet, parse_vips
+from .tracker import DEFAULT_WINDOW
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_STATUS_HELP = ("Exit status: 0 every IP healthy (ok or moved); 1 any IP contested or a "
+                    "named VIP unclaimed; 2 usage error or unreadable input.")
+
+
+class InputError(click.ClickException):
+    """A one-line error about the user's input or environment; exit status 2."""
+
+    exit_code = 2
+
+
+def _vips(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> VipSet:
+    try:
+        return parse_vips(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx, param) from None
+
+
+def vip_option(required: bool = False) -> Callable[[F], F]:
+    """``--vip IP|CIDR`` (repeatable, comma lists allowed)."""
+    return click.option(
+        "--vip", "vips", multiple=True, callback=_vips, required=required, metavar="IP|CIDR",
+        help="VIP to report on; repeat or comma-separate. A single address nobody claims is "
+             "'unclaimed'; a CIDR range selects which claimed IPs are shown.")
+
+
+def window_option(f: F) -> F:
+    """``--window S``: the flip-flop window."""
+    return click.option(
+        "--window", type=click.FloatRange(min=0), default=DEFAULT_WINDOW, show_default=True,
+        metavar="S",
+        help="A change back to a MAC that claimed the IP at most S seconds earlier is a "
+             "flip-flop (a fight), not a failover.")(f)
+
+
+def format_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:
+    """``--format``: output format."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default,
+                        show_default=True, help="Output format.")
+
+
+def interface_option(multiple: bool = True) -> Callable[[F], F]:
+    """``--interface IF``: where to capture/probe."""
+    return click.option("--interface", "-i", "interfaces", multiple=multiple, metavar="IF",
+                        help="Network interface (repeatable). Default: the interface of the "
+                             "default route.")

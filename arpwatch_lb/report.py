@@ -1,0 +1,138 @@
+"""Build the report document — the JSON schema every command shares.
+
+The document is plain data (dicts, lists, strings, numbers) so that every sink
+(JSON, table, metrics) reads the same thing.  The schema is documented in the
+README; fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .addresses import VipSet, format_ip, format_mac
+from .tracker import IpState, OwnershipTracker
+from .verdicts import UNCLAIMED, VERDICT_ORDER, exit_status, verdict
+
+__all__ = ["SCHEMA", "build_report", "frames_section", "report_exit_status"]
+
+SCHEMA = "arpwatch-lb/report/1"
+HOST_IPS = 4  # other IPs listed per claimant; ``other_ips`` has the exact count
+FRAME_KINDS = ("total", "claims", "probe", "rarp", "arp_other", "non_arp",
+               "unsupported_linktype", "truncated")
+
+
+def _t(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict[str, Any]:
+    """The ``frames`` object: counts by kind, malformed by reason, claim kinds."""
+    out: dict[str, Any] = {k: int(counts.get(k, 0)) for k in FRAME_KINDS}
+    ips = tracker.ips.values()
+    out["requests"] = sum(s.requests for s in ips)
+    out["replies"] = sum(s.replies for s in ips)
+    out["gratuitous"] = sum(s.gratuitous for s in ips)
+    out["eth_mismatch"] = sum(s.eth_mismatch for s in ips)
+    out["malformed"] = {k.split(".", 1)[1]: int(v) for k, v in sorted(counts.items())
+                        if k.startswith("malformed.")}
+    return out
+
+
+def _ip_entry(st: IpState, tracker: OwnershipTracker) -> dict[str, Any]:
+    vlan, inner, ip = st.key
+    claimants = []
+    for mac, c in st.claimants().items():
+        claimants.append({
+            "mac": format_mac(mac),
+            "frames": c.frames,
+            "first_seen": _t(c.first),
+            "last_seen": _t(c.last),
+            "runs": c.runs,
+            "host_ips": [format_ip(k[2]) for k in tracker.other_ips(mac, st.key)[:HOST_IPS]],
+            "other_ips": tracker.mac_ip_counts.get(mac, 1) - 1,
+        })
+    timeline = st.timeline()
+    return {
+        "ip": format_ip(ip),
+        "vlan": vlan,
+        "inner_vlan": inner,
+        "verdict": verdict(st),
+        "owner": format_mac(st.owner),
+        "owner_since": _t(st.run_first),
+        "claimants": claimants,
+        "changes": st.changes,
+        "flip_flops": st.flip_flops,
+        "duplicate_replies": st.duplicate_replies,
+        "frames": st.frames,
+        "requests": st.requests,
+        "replies": st.replies,
+        "gratuitous": st.gratuitous,
+        "eth_mismatch": st.eth_mismatch,
+        "first_seen": _t(st.first_seen),
+        "last_seen": _t(st.last_seen),
+        "first_flip_flop": _t(st.first_flip_flop),
+        "last_flip_flop": _t(st.last_flip_flop),
+        "timeline": [{"mac": format_mac(r.mac), "first": _t(r.first), "last": _t(r.last),
+                      "frames": r.frames} for r in timeline],
+        "timeline_complete": st.changes + 1 == len(timeline),
+    }
+
+
+def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
+    return {
+        "ip": format_ip(ip), "vlan": None, "inner_vlan": None, "verdict": UNCLAIMED,
+        "owner": None, "owner_since": None, "claimants": [], "changes": 0, "flip_flops": 0,
+        "duplicate_replies": 0, "frames": 0, "requests": 0, "replies": 0, "gratuitous": 0,
+        "eth_mismatch": 0, "first_seen": None, "last_seen": None, "first_flip_flop": None,
+        "last_flip_flop": None, "timeline": [], "timeline_complete": True,
+    }
+
+
+def _sort_key(entry: Mapping[str, Any]) -> tuple:
+    ip = tuple(int(p) for p in entry["ip"].split("."))
+    return (VERDICT_ORDER[entry["verdict"]], entry["vlan"] is not None, entry["vlan"] or 0,
+            entry["inner_vlan"] or 0, ip)
+
+
+def select(tracker: OwnershipTracker, vips: VipSet) -> list[IpState]:
+    """Tracked IPs that the VIP selection covers (all of them without ``--vip``)."""
+    return [st for st in tracker.ips.values() if st.key[2] in vips]
+
+
+def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
+                 sources: Iterable[Mapping[str, Any]] = (), warnings: Iterable[str] = (),
+                 errors: Iterable[str] = (), mode: str = "replay") -> dict[str, Any]:
+    """The whole report document."""
+    entries = [_ip_entry(st, tracker) for st in select(tracker, vips)]
+    claimed: set[bytes] = {k[2] for k in tracker.ips}
+    entries += [_unclaimed_entry(ip) for ip in vips.singles if ip not in claimed]
+    entries.sort(key=_sort_key)
+    summary = {v: 0 for v in VERDICT_ORDER}
+    for e in entries:
+        summary[e["verdict"]] += 1
+    times = [st.first_seen for st in tracker.ips.values()]
+    return {
+        "schema": SCHEMA,
+        "mode": mode,
+        "window": tracker.window,
+        "duplicate_window": tracker.dup_window,
+        "vips": [str(n) for n in vips.networks],
+        "first_time": _t(min(times)) if times else None,
+        "last_time": _t(tracker.now) if times else None,
+        "summary": {"ips": len(entries), **summary},
+        "ips": entries,
+        "frames": frames_section(counts, tracker),
+        "sources": list(sources),
+        "warnings": list(warnings),
+        "errors": list(errors),
+    }
+
+
+def report_exit_status(report: Mapping[str, Any]) -> int:
+    """Exit status a report calls for: 0 healthy, 1 contested/unclaimed, 2 input errors."""
+    if report["errors"]:
+        return 2
+    return exit_status([e["verdict"] for e in report["ips"]])
+
+

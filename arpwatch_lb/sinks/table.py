@@ -1,0 +1,87 @@
+"""The table sink: a person's view of the report, via tabulate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tabulate import tabulate
+
+MAX_TIMELINE = 12  # runs shown per contested IP; the JSON has them all
+
+
+def _clock(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _stamp(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _claimants(entry: Mapping[str, Any]) -> str:
+    lines = []
+    for c in entry["claimants"]:
+        host = f" (host {', '.join(c['host_ips'][:2])})" if c["host_ips"] else ""
+        lines.append(f"{c['mac']}{host} ×{c['frames']}")
+    return "\n".join(lines) or "-"
+
+
+def _vlan(entry: Mapping[str, Any]) -> str:
+    if entry["vlan"] is None:
+        return "-"
+    if entry["inner_vlan"] is None:
+        return str(entry["vlan"])
+    return f"{entry['vlan']}/{entry['inner_vlan']}"
+
+
+def timeline_line(entry: Mapping[str, Any]) -> str:
+    """A compact owner timeline: ``12:00:01.200 02:..:01 ×5 → ...``."""
+    runs = entry["timeline"]
+    shown = runs[-MAX_TIMELINE:]
+    parts = [f"{_clock(r['first'])} {r['mac']} ×{r['frames']}" for r in shown]
+    skipped = entry["changes"] + 1 - len(shown)
+    head = f"(… {skipped} earlier runs) " if skipped > 0 else ""
+    return head + " → ".join(parts)
+
+
+def render_table(report: Mapping[str, Any]) -> str:
+    """The whole report as text."""
+    out: list[str] = []
+    ips = report["ips"]
+    if report["first_time"] is not None:
+        out.append(f"claims from {_stamp(report['first_time'])} to {_stamp(report['last_time'])}"
+                   f" (flip-flop window {report['window']:g} s)")
+    if ips:
+        rows = [[e["verdict"].upper(), _vlan(e), e["ip"], e["owner"] or "-", _claimants(e),
+                 e["changes"], e["flip_flops"], e["duplicate_replies"]] for e in ips]
+        out.append(tabulate(rows, headers=["VERDICT", "VLAN", "IP", "OWNER",
+                                           "CLAIMANTS (host, frames)", "CHANGES",
+                                           "FLIP-FLOPS", "DUP REPLIES"],
+                            tablefmt="simple", disable_numparse=True))
+    else:
+        out.append("no IPv4 ARP claims" + (" for the selected VIPs" if report["vips"] else ""))
+    contested = [e for e in ips if e["verdict"] == "contested"]
+    if contested:
+        out.append("")
+        out.append("owner timelines of contested IPs:")
+        for e in contested:
+            out.append(f"  {e['ip']} (vlan {_vlan(e)}): {timeline_line(e)}")
+    s = report["summary"]
+    f = report["frames"]
+    out.append("")
+    out.append(f"{s['ips']} IPs: {s['contested']} contested, {s['unclaimed']} unclaimed, "
+               f"{s['moved']} moved, {s['ok']} ok")
+    out.append(f"frames: {f['total']} total, {f['claims']} claims ({f['requests']} requests, "
+               f"{f['replies']} replies, {f['gratuitous']} gratuitous), {f['probe']} probes, "
+               f"{f['rarp']} RARP, {f['arp_other']} other ARP, {f['non_arp']} non-ARP, "
+               f"{f['eth_mismatch']} with Ethernet/ARP sender mismatch")
+    if f["malformed"]:
+        out.append("malformed: " + ", ".join(f"{k} {v}" for k, v in f["malformed"].items()))
+    if f["unsupported_linktype"]:
+        out.append(f"unsupported link type: {f['unsupported_linktype']} frames")
+    return "\n".join(out)
