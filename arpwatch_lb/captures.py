@@ -28,14 +28,14 @@ import gzip
 import struct
 import zlib
 from collections import Counter
-from itertools import chain
 from collections.abc import Callable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
 from .frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode
 
-__all__ = ["CaptureError", "CaptureReader", "FrameCounts", "CHUNK_SIZE"]
+__all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
 CHUNK_SIZE = 1 << 22
 MAX_RECORD = 1 << 18  # 256 KiB: larger captured lengths mean a corrupt file
@@ -321,7 +321,7 @@ class CaptureReader:
         pos = off
         for sec, frac, _cap, wlen, dst, src, head, op, sha, spa, tha, tpa in fmt.iter_unpack(view):
             if head == PLAIN_ARP and spa != ZERO_IP and not sha[0] & 1 and (
-                    op == REQUEST or op == REPLY) and sha != ZERO_MAC:
+                    op in (REQUEST, REPLY)) and sha != ZERO_MAC:
                 append(mk(Claim, (sec + frac * tsunit, None, None, op[1], sha, spa, tha, tpa,
                                   src, dst, wlen)))
             else:

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import click
 
 from . import __version__
-from .captures import CaptureError
-from .options import (
-    EXIT_STATUS_HELP,
-    InputError,
-    format_option,
-    vip_option,
-    window_option,
-)
-from .replay import replay as replay_files
-from .report import build_report, report_exit_status
-from .sinks import render_json, render_table
-from .sinks.progress import Progress
-from .tracker import OwnershipTracker
+from .commands.replay import replay
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -36,33 +23,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EXIT_STATUS_HELP)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@vip_option()
-@window_option
-@format_option(("table", "json"), "table")
-def replay(files: tuple[Path, ...], vips, window: float, fmt: str) -> None:
-    """Analyze pcap/pcapng captures (gzip too), merged in time order.
-
-    Reads Ethernet (802.1Q/802.1ad tags, LLC/SNAP) and Linux cooked v1/v2
-    captures, e.g. from `tcpdump -i any -w node.pcap arp`.
-    """
-    tracker = OwnershipTracker(window=window)
-    progress = Progress("reading")
-    try:
-        result = replay_files(files, tracker, progress)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        progress.close()
-    for w in result.warnings:
-        click.echo(f"arpwatch-lb: warning: {w}", err=True)
-    for e in result.errors:
-        click.echo(f"arpwatch-lb: error: {e}", err=True)
-    report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
-                          result.errors)
-    click.echo(render_json(report) if fmt == "json" else render_table(report))
-    sys.exit(report_exit_status(report))
+cli.add_command(replay)
 
 
 def main() -> None:

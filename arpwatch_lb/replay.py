@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import heapq
 import os
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from .frames import Claim
 
-__all__ = ["Change", "ClaimantStats", "IpState", "OwnershipTracker", "Run", "Key"]
+__all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
 
 Key = tuple[int | None, int | None, bytes]
 """(VLAN, inner VLAN, IPv4 address bytes)."""

@@ -1,0 +1,46 @@
+"""``arpwatch-lb replay``: analyze capture files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..addresses import VipSet
+from ..captures import CaptureError
+from ..options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
+from ..replay import replay as replay_files
+from ..report import build_report, report_exit_status
+from ..sinks import render_json, render_table
+from ..sinks.progress import Progress
+from ..tracker import OwnershipTracker
+
+
+@click.command(epilog=EXIT_STATUS_HELP)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@vip_option()
+@window_option
+@format_option(("table", "json"), "table")
+def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> None:
+    """Analyze pcap/pcapng captures (gzip too), merged in time order.
+
+    Reads Ethernet (802.1Q/802.1ad tags, LLC/SNAP) and Linux cooked v1/v2
+    captures, e.g. from `tcpdump -i any -w node.pcap arp`.
+    """
+    tracker = OwnershipTracker(window=window)
+    progress = Progress("reading")
+    try:
+        result = replay_files(files, tracker, progress)
+    except CaptureError as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        progress.close()
+    for w in result.warnings:
+        click.echo(f"arpwatch-lb: warning: {w}", err=True)
+    for e in result.errors:
+        click.echo(f"arpwatch-lb: error: {e}", err=True)
+    report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
+                          result.errors)
+    click.echo(render_json(report) if fmt == "json" else render_table(report))
+    sys.exit(report_exit_status(report))
