@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tabulate import tabulate
-
 MAX_TIMELINE = 12  # runs shown per contested IP; the JSON has them all
 
 
@@ -51,6 +49,8 @@ def timeline_line(entry: Mapping[str, Any]) -> str:
 
 def render_table(report: Mapping[str, Any]) -> str:
     """The whole report as text."""
+    from tabulate import tabulate  # deferred: the JSON path need not pay for its import
+
     out: list[str] = []
     ips = report["ips"]
     if report["first_time"] is not None:
