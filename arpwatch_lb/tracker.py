@@ -14,7 +14,13 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   failover moves to a MAC that was silent, or silent for longer than the
   window).
 * A *duplicate reply*: non-gratuitous replies from two different MACs for the
-  same IP to the same requester (target MAC and IP) within ``dup_window``.
+  same IP to the same requester (target IP) within ``dup_window`` — and, when
+  the requests themselves are visible, answering the same request.  Requests
+  (requester IP → asked IP) are remembered for that: a client that re-asks
+  every half second across a clean failover gets one answer per request from
+  the old owner, then one from the new owner, and that is not two announcers.
+  When the request was not seen (a switch delivered only the replies), the
+  time window alone decides.
 * Per claimant MAC: frames, first and last seen.  These are folded in when a
   run closes, so the hot path — another claim by the current owner — touches
   only the open run.
@@ -45,6 +51,7 @@ DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
 DEFAULT_MAX_RUNS = 64
 MAX_REQUESTERS = 1024  # pending reply slots per IP before old ones are pruned
+MAX_ASKED = 65536  # remembered requests (requester → asked IP) before old ones are pruned
 MAX_IPS_PER_MAC = 16  # "other IPs" remembered per MAC (the count stays exact)
 
 
@@ -103,7 +110,8 @@ class IpState:
     first_flip_flop: float | None = None
     last_flip_flop: float | None = None
     last_duplicate_reply: float | None = None
-    pending_replies: dict[bytes, tuple[bytes, float]] = field(default_factory=dict)
+    pending_replies: dict[bytes, tuple[bytes, float, float | None]] = field(default_factory=dict)
+    """Requester IP → (MAC, time, time of the request it answered) of the latest reply."""
 
     @property
     def frames(self) -> int:
@@ -154,6 +162,8 @@ class OwnershipTracker:
         """For each MAC, the keys it claimed (first ``MAX_IPS_PER_MAC``)."""
         self.mac_ip_counts: dict[bytes, int] = {}
         self.events: list[Change] = []
+        self.asked: dict[tuple[int | None, int | None, bytes, bytes], float] = {}
+        """(VLAN, inner VLAN, asked IP, requester IP) → time of the latest request."""
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
 
@@ -173,6 +183,7 @@ class OwnershipTracker:
         get = ips.get
         now = self.now
         max_runs = self.max_runs
+        asked = self.asked
         for c in claims:
             t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
             key = (vlan, inner, spa)
@@ -190,6 +201,8 @@ class OwnershipTracker:
                 now = t
             if op == 1:
                 st.requests += 1
+                if tpa != spa:
+                    asked[(vlan, inner, tpa, spa)] = t
             else:
                 st.replies += 1
                 if tpa != spa:
@@ -199,6 +212,8 @@ class OwnershipTracker:
             if src != sha and src is not None:
                 st.eth_mismatch += 1
         self.now = now
+        if len(asked) > MAX_ASKED:
+            self._prune_asked()
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events."""
@@ -238,17 +253,25 @@ class OwnershipTracker:
             self.events.append(Change(kind="flip_flop" if flip else "owner_changed", time=t,
                                       key=st.key, mac=mac, previous=old))
 
+    def _prune_asked(self) -> None:
+        horizon = self.now - self.dup_window
+        self.asked = {k: v for k, v in self.asked.items() if v >= horizon}
+        if len(self.asked) > MAX_ASKED:  # a flood of distinct requests within one window
+            self.asked.clear()
+
     def _reply(self, st: IpState, c: Claim, t: float) -> None:
-        requester = c.tpa + c.tha
+        requester = c.tpa
+        asked_at = self.asked.get((c.vlan, c.inner_vlan, c.spa, requester))
         pending = st.pending_replies
         prev = pending.get(requester)
-        if prev is not None and prev[0] != c.sha and t - prev[1] <= self.dup_window:
+        if (prev is not None and prev[0] != c.sha and t - prev[1] <= self.dup_window
+                and prev[2] == asked_at):
             st.duplicate_replies += 1
             st.last_duplicate_reply = t
             if self.record_events:
                 self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                           mac=c.sha, previous=prev[0], requester=c.tpa))
-        pending[requester] = (c.sha, t)
+        pending[requester] = (c.sha, t, asked_at)
         if len(pending) > MAX_REQUESTERS:
             horizon = t - self.dup_window
             for k in [k for k, v in pending.items() if v[1] < horizon]:

@@ -37,14 +37,16 @@ def _vlan(entry: Mapping[str, Any]) -> str:
     return f"{entry['vlan']}/{entry['inner_vlan']}"
 
 
-def timeline_line(entry: Mapping[str, Any]) -> str:
-    """A compact owner timeline: ``12:00:01.200 02:..:01 ×5 → ...``."""
+def timeline_lines(entry: Mapping[str, Any], per_line: int = 4) -> list[str]:
+    """A compact owner timeline, ``per_line`` runs a line: ``12:00:01.200 02:..:01 ×5 → ...``."""
     runs = entry["timeline"]
     shown = runs[-MAX_TIMELINE:]
     parts = [f"{_clock(r['first'])} {r['mac']} ×{r['frames']}" for r in shown]
     skipped = entry["changes"] + 1 - len(shown)
-    head = f"(… {skipped} earlier runs) " if skipped > 0 else ""
-    return head + " → ".join(parts)
+    lines = [f"(… {skipped} earlier runs)"] if skipped > 0 else []
+    for i in range(0, len(parts), per_line):
+        lines.append(("→ " if i else "") + " → ".join(parts[i:i + per_line]))
+    return lines
 
 
 def render_table(report: Mapping[str, Any]) -> str:
@@ -70,7 +72,8 @@ def render_table(report: Mapping[str, Any]) -> str:
         out.append("")
         out.append("owner timelines of contested IPs:")
         for e in contested:
-            out.append(f"  {e['ip']} (vlan {_vlan(e)}): {timeline_line(e)}")
+            out.append(f"  {e['ip']} (vlan {_vlan(e)}):")
+            out.extend(f"    {line}" for line in timeline_lines(e))
     s = report["summary"]
     f = report["frames"]
     out.append("")

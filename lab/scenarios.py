@@ -1,0 +1,680 @@
+"""Recorded scenarios: each builds hosts in a :class:`~lab.netlab.Lab`, runs real
+announcers (kernel, Habets arping, keepalived, the scapy announcers of
+:mod:`lab.announce`) and records the segment from a passive observer.
+
+Each function ``scenario(lab, pcap) -> Scenario`` returns the **expected
+facts written by hand** from the scenario's design: for every (vlan, ip) that
+is claimed on the wire (an ARP frame with that sender IP), the verdict the
+analyzer must reach and the set of MACs that claim it.  Nothing here is
+computed from the capture; :meth:`Scenario.check` only confirms that the
+recording matches the design (see :mod:`lab.verify`).
+
+Analyzer rules the verdicts follow: owner = MAC of the latest claim; owner
+change to a MAC that claimed the IP within 60 s = flip-flop; replies from two
+MACs for one IP to one requester within 1 s = duplicate reply; contested =
+any flip-flop or duplicate reply; moved = any owner change; else ok.  Every
+ARP request also claims the requester's own IP, so the client's address is
+an "ok" entry.
+
+Addresses (all TEST-NET, only inside the lab namespaces):
+
+==========  =================  ===================
+host        IPv4               MAC
+==========  =================  ===================
+client      192.0.2.10/24      02:00:5e:10:00:10
+node1       192.0.2.11/24      02:00:5e:10:00:01
+node2       192.0.2.12/24      02:00:5e:10:00:02
+observer    (none, passive)    02:00:5e:10:00:fe
+==========  =================  ===================
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lab.netlab import Host, Lab, LabError
+from lab.verify import Frame, read_frames, verify
+
+__all__ = [
+    "CLIENT_IP",
+    "CLIENT_MAC",
+    "NODE1_IP",
+    "NODE1_MAC",
+    "NODE2_IP",
+    "NODE2_MAC",
+    "OBSERVER_MAC",
+    "SCENARIOS",
+    "ExpectedIP",
+    "Keepalived",
+    "Scenario",
+    "Verdict",
+    "duplicate_ip",
+    "failover",
+    "keepalived_split_brain",
+    "metallb_vs_kubevip",
+    "single_owner",
+    "vlan_garp",
+]
+
+Verdict = Literal["ok", "moved", "contested"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+CLIENT_IP, CLIENT_MAC = "192.0.2.10", "02:00:5e:10:00:10"
+NODE1_IP, NODE1_MAC = "192.0.2.11", "02:00:5e:10:00:01"
+NODE2_IP, NODE2_MAC = "192.0.2.12", "02:00:5e:10:00:02"
+OBSERVER_MAC = "02:00:5e:10:00:fe"
+
+
+@dataclass(frozen=True)
+class ExpectedIP:
+    """Hand-written expectation for one (vlan, ip)."""
+
+    vlan: int | None
+    ip: str
+    verdict: Verdict
+    macs: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: ``{"vlan", "ip", "verdict", "macs"}`` (MACs sorted)."""
+        return {"vlan": self.vlan, "ip": self.ip, "verdict": self.verdict, "macs": sorted(self.macs)}
+
+
+def _expect(vlan: int | None, ip: str, verdict: Verdict, *macs: str) -> ExpectedIP:
+    return ExpectedIP(vlan, ip, verdict, tuple(sorted(m.lower() for m in macs)))
+
+
+@dataclass
+class Scenario:
+    """Result of running a scenario: where it was recorded and what to expect.
+
+    Attributes:
+        name: scenario name (``"single-owner"`` ...), also the pcap stem.
+        description: one paragraph: who announces what, and why the verdicts.
+        pcap: the recording.
+        ips: hand-written expected facts, one per claimed (vlan, ip).
+        hosts: host name -> MAC of every host in the lab (all allowed sources).
+        seconds: wall time of the recording.
+        design_checks: scenario-specific checks of the recording; each returns
+            a list of problems (empty = fine).
+        frames: tcpdump's packet count once recorded.
+    """
+
+    name: str
+    description: str
+    pcap: Path
+    ips: list[ExpectedIP]
+    hosts: dict[str, str]
+    seconds: float = 0.0
+    design_checks: list[Callable[[list[Frame]], list[str]]] = field(default_factory=list)
+    frames: int | None = None
+
+    def expected_facts(self) -> dict[str, Any]:
+        """The ``<scenario>.expected-facts.json`` document."""
+        ordered = sorted(
+            self.ips, key=lambda e: (e.vlan is not None, e.vlan or 0, tuple(int(p) for p in e.ip.split(".")))
+        )
+        return {"scenario": self.name, "description": self.description, "ips": [e.to_json() for e in ordered]}
+
+    def check(self, pcap: Path | None = None) -> list[str]:
+        """Problems found in the recording (generic checks + design checks)."""
+        frames = read_frames(pcap or self.pcap)
+        expected = {(e.vlan, e.ip): set(e.macs) for e in self.ips}
+        problems = verify(frames, expected, self.hosts.values())
+        for chk in self.design_checks:
+            problems += chk(frames)
+        return problems
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def _std_hosts(lab: Lab, *names: str) -> dict[str, Host]:
+    """Create the standard hosts named in ``names`` plus the observer (last)."""
+    table = {
+        "client": (CLIENT_IP, CLIENT_MAC),
+        "node1": (NODE1_IP, NODE1_MAC),
+        "node2": (NODE2_IP, NODE2_MAC),
+    }
+    hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1]) for n in names}
+    hosts["observer"] = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    return hosts
+
+
+def _macs(hosts: dict[str, Host]) -> dict[str, str]:
+    return {n: h.mac for n, h in hosts.items()}
+
+
+def start_announcer(host: Host, *args: str, ready_timeout: float = 20.0) -> subprocess.Popen[str]:
+    """Start ``python -m lab.announce ARGS`` on ``host``; return once it printed ``ready``."""
+    assert host.lab.tmpdir is not None
+    log = open(host.lab.tmpdir / f"announce-{host.name}-{args[0]}.log", "w")  # noqa: SIM115
+    proc = host.popen(
+        [sys.executable, "-m", "lab.announce", *args],
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=_env_with_repo(),
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + ready_timeout
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.strip() == "ready" or not line:
+            break
+    if line.strip() != "ready":
+        host.lab.stop(proc)
+        log.close()
+        raise LabError(f"announcer {args} on {host.name} did not start:\n" + Path(log.name).read_text())
+    return proc
+
+
+def _env_with_repo() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def arping(host: Host, target: str, *opts: str, expect_rc: int | None = 0) -> str:
+    """Run Habets arping on ``host`` (``-i eth0``); check its exit status; return stdout."""
+    proc = host.run(["arping", "-i", host.ifname, *opts, target], check=False)
+    if expect_rc is not None and proc.returncode != expect_rc:
+        raise LabError(
+            f"arping {' '.join(opts)} {target} on {host.name} exited "
+            f"{proc.returncode}, expected {expect_rc}:\n{proc.stdout}{proc.stderr}"
+        )
+    return proc.stdout
+
+
+class Keepalived:
+    """A real keepalived (VRRP only) running in a lab host, logging to a file.
+
+    Args:
+        host: where to run it.
+        vip: the virtual address (added as /32 on eth0 when MASTER).
+        priority: VRRP priority.
+        unicast_peers: if given, VRRP adverts go unicast to these addresses
+            (and multicast adverts are not listened to).
+        vrid: virtual router id.
+    """
+
+    def __init__(
+        self, host: Host, vip: str, priority: int, unicast_peers: tuple[str, ...] = (), vrid: int = 51
+    ) -> None:
+        assert host.lab.tmpdir is not None
+        self.host = host
+        self.dir = host.lab.tmpdir / f"keepalived-{host.name}"
+        self.dir.mkdir()
+        self.conf = self.dir / "keepalived.conf"
+        self.logfile = self.dir / "keepalived.log"
+        unicast = ""
+        if unicast_peers:
+            peers = "\n".join(f"        {p}" for p in unicast_peers)
+            unicast = f"    unicast_src_ip {host.ip}\n    unicast_peer {{\n{peers}\n    }}\n"
+        self.conf.write_text(
+            "global_defs {\n"
+            f"    router_id {host.name}\n"
+            "    vrrp_garp_master_delay 5\n"
+            "    vrrp_garp_master_repeat 5\n"
+            "    max_auto_priority -1\n"
+            "}\n"
+            "vrrp_instance VI_1 {\n"
+            "    state BACKUP\n"
+            f"    interface {host.ifname}\n"
+            f"    virtual_router_id {vrid}\n"
+            f"    priority {priority}\n"
+            "    advert_int 1\n"
+            f"{unicast}"
+            "    virtual_ipaddress {\n"
+            f"        {vip}/32 dev {host.ifname}\n"
+            "    }\n"
+            "}\n"
+        )
+        d = self.dir
+        self._log = open(self.logfile, "w")  # noqa: SIM115 - lives as long as the process
+        self.proc = host.popen(
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                str(self.conf),
+                "-p",
+                str(d / "keepalived.pid"),
+                "-r",
+                str(d / "vrrp.pid"),
+                "-c",
+                str(d / "checkers.pid"),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        """The log so far."""
+        return self.logfile.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 15.0, count: int = 1) -> float:
+        """Wait until ``text`` appears ``count`` times in the log; return the monotonic time.
+
+        Raises :class:`LabError` with the log if keepalived exits or times out.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.log().count(text) >= count:
+                return time.monotonic()
+            if self.proc.poll() is not None:
+                raise LabError(
+                    f"keepalived on {self.host.name} exited ({self.proc.returncode})"
+                    f" before {text!r}:\n{self.log()}"
+                )
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"keepalived on {self.host.name}: no {text!r} after {timeout} s:\n{self.log()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop cleanly (SIGTERM: priority-0 advert, VIP removed) and check the log."""
+        self.host.lab.stop(self.proc)
+        self._log.close()
+        if "Stopped Keepalived" not in self.log():
+            raise LabError(f"keepalived on {self.host.name} did not stop cleanly:\n{self.log()}")
+
+
+def _replies_to(frames: list[Frame], ip: str, requester_mac: str) -> dict[str, list[float]]:
+    """sender MAC -> times of ARP replies for ``ip`` sent to ``requester_mac``."""
+    out: dict[str, list[float]] = {}
+    for f in frames:
+        if f.op == 2 and f.spa == ip and f.tha == requester_mac and f.eth_dst == requester_mac:
+            out.setdefault(f.sha, []).append(f.time)
+    return out
+
+
+def _need_replies(ip: str, requester: str, macs: dict[str, int]) -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` replies for ``ip`` to ``requester`` from each MAC."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = _replies_to(frames, ip, requester)
+        return [
+            f"expected >= {n} replies for {ip} from {mac} to {requester}, got {len(got.get(mac, []))}"
+            for mac, n in macs.items()
+            if len(got.get(mac, [])) < n
+        ]
+
+    return check
+
+
+def _need_garps(
+    ip: str, mac: str, n: int, vlan: int | None = None, op: int | None = None
+) -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` gratuitous frames (sender = target = ip) from ``mac``."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = [
+            f
+            for f in frames
+            if f.is_arp
+            and f.spa == ip
+            and f.tpa == ip
+            and f.sha == mac
+            and f.vlan == vlan
+            and f.eth_dst == "ff:ff:ff:ff:ff:ff"
+            and (op is None or f.op == op)
+        ]
+        if len(got) < n:
+            return [
+                f"expected >= {n} gratuitous ARPs for {ip} (vlan {vlan}, op {op}) from {mac}, got {len(got)}"
+            ]
+        return []
+
+    return check
+
+
+# -- scenarios -----------------------------------------------------------------
+
+
+def single_owner(lab: Lab, pcap: Path) -> Scenario:
+    """One node owns 192.0.2.100 (bound), GARPs it 3x; the client resolves it 3x → ok."""
+    vip = "192.0.2.100"
+    h = _std_hosts(lab, "client", "node1")
+    node, client = h["node1"], h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        node.add_address(f"{vip}/32")
+        out = arping(node, vip, "-U", "-S", vip, "-c", "3", "-W", "0.5", expect_rc=None)
+        if "3 packets transmitted" not in out:
+            raise LabError(f"arping -U did not send 3 GARPs:\n{out}")
+        out = arping(client, vip, "-c", "3", "-W", "0.5")
+        if "3 packets received" not in out or NODE1_MAC not in out:
+            raise LabError(f"client did not get 3 replies from node1:\n{out}")
+    sc = Scenario(
+        name="single-owner",
+        description=(
+            "node1 has 192.0.2.100/32 bound and sends 3 gratuitous ARP requests for it "
+            "(Habets arping -U, 0.5 s apart); then the client (192.0.2.10) resolves it 3 times "
+            "(arping -c 3) and only node1's kernel answers. One MAC ever claims the VIP: ok. "
+            "The client's own address is claimed by its requests: ok."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "ok", NODE1_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_garps(vip, NODE1_MAC, 3), _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 3})],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def failover(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived pair, clean stop of the master: the VIP moves once → moved."""
+    vip = "192.0.2.101"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1 = Keepalived(h["node1"], vip, priority=150)
+        ka2 = Keepalived(h["node2"], vip, priority=100)
+        ka1.wait_for("Startup complete")
+        ka2.wait_for("Startup complete")
+        ka1.wait_for("Entering MASTER STATE", timeout=15)
+        ka2.wait_for("Entering BACKUP STATE")
+        time.sleep(0.3)
+        out = arping(client, vip, "-c", "6", "-W", "0.5")
+        if NODE1_MAC not in out or NODE2_MAC in out:
+            raise LabError(f"before failover only node1 should answer:\n{out}")
+        ka1.stop()
+        ka2.wait_for("Entering MASTER STATE", timeout=10)
+        if "Entering MASTER STATE" in ka2.log().split("Backup received priority 0")[0]:
+            raise LabError("node2 was MASTER before node1 stopped:\n" + ka2.log())
+        # Keep >1 s between node1's last reply and node2's first one, so the
+        # switch cannot look like a duplicate reply (the client polled every 0.5 s).
+        time.sleep(1.5)
+        out = arping(client, vip, "-c", "6", "-W", "0.5")
+        if NODE2_MAC not in out or NODE1_MAC in out:
+            raise LabError(f"after failover only node2 should answer:\n{out}")
+        time.sleep(1.0)
+
+    def node1_never_after_node2(frames: list[Frame]) -> list[str]:
+        t1 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE1_MAC]
+        t2 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE2_MAC]
+        if not t1 or not t2:
+            return ["both nodes must claim the VIP"]
+        problems = []
+        if max(t1) >= min(t2):
+            problems.append("node1 claimed the VIP after node2's first claim")
+        r = _replies_to(frames, vip, CLIENT_MAC)
+        gap = min(r.get(NODE2_MAC, [1e9])) - max(r.get(NODE1_MAC, [-1e9]))
+        if gap <= 1.0:
+            problems.append(f"node1's last and node2's first reply only {gap:.2f} s apart")
+        if not any(f.ip_proto == 112 for f in frames):
+            problems.append("no VRRP advertisements recorded")
+        return problems
+
+    sc = Scenario(
+        name="failover",
+        description=(
+            "Two real keepalived instances (VRRP over multicast 224.0.0.18, vrid 51): node1 "
+            "priority 150 becomes MASTER, adds 192.0.2.101 and sends 5 gratuitous ARPs; node2 "
+            "(priority 100) stays BACKUP. The client arpings the VIP every 0.5 s (6 times, only "
+            "node1 answers). node1's keepalived is then stopped cleanly (priority-0 advert, VIP "
+            "removed); node2 becomes MASTER and sends 5 GARPs; after a 1.5 s pause the client "
+            "arpings 6 more times and only node2 answers. The VIP changes owner exactly once and "
+            "node1 never claims it again: moved (not contested). Also contains VRRP and IGMP "
+            "frames (non-ARP noise)."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 5, op=1),
+            _need_garps(vip, NODE2_MAC, 5, op=1),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 6, NODE2_MAC: 6}),
+            node1_never_after_node2,
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def keepalived_split_brain(lab: Lab, pcap: Path) -> Scenario:
+    """Two keepalived that cannot hear each other both become MASTER → contested."""
+    vip = "192.0.2.102"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        # Each sends its adverts unicast to an address where nobody is.
+        ka1 = Keepalived(h["node1"], vip, priority=150, unicast_peers=("192.0.2.250",))
+        time.sleep(1.5)
+        ka2 = Keepalived(h["node2"], vip, priority=100, unicast_peers=("192.0.2.251",))
+        ka1.wait_for("Entering MASTER STATE", timeout=15)
+        ka2.wait_for("Entering MASTER STATE", timeout=15)
+        time.sleep(0.3)
+        out = arping(client, vip, "-d", "-c", "4", "-W", "1", expect_rc=1)  # -d: 2 MACs → rc 1
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"both kernels should answer the client:\n{out}")
+        # Let the second GARP bursts (garp_master_delay 5 s) of both go out.
+        for ka in (ka1, ka2):
+            ka.wait_for("Sending gratuitous ARP on eth0", count=10, timeout=10)
+        time.sleep(0.5)
+    sc = Scenario(
+        name="keepalived-split-brain",
+        description=(
+            "Two real keepalived instances for 192.0.2.102 that cannot hear each other: each "
+            "sends its VRRP adverts unicast to an address where nobody is (node1 -> "
+            "192.0.2.250, node2 -> 192.0.2.251; their kernels ARP for those, which claims "
+            "192.0.2.11 and 192.0.2.12: ok). node2 starts 1.5 s after node1; both become "
+            "MASTER, bind the VIP and send 5 GARPs, 5 more after 5 s, so the claims alternate "
+            "node1/node2 (flip-flops). The client resolves the VIP 4 times, 1 s apart, and both "
+            "kernels reply to every request (duplicate replies): contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, NODE1_IP, "ok", NODE1_MAC),
+            _expect(None, NODE2_IP, "ok", NODE2_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 10, op=1),
+            _need_garps(vip, NODE2_MAC, 10, op=1),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 4, NODE2_MAC: 4}),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def metallb_vs_kubevip(lab: Lab, pcap: Path) -> Scenario:
+    """kube-vip (VIP bound) on node1 vs MetalLB (proxy ARP) on node2 → contested."""
+    vip = "192.0.2.103"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    kube_vip, metallb, client = h["node1"], h["node2"], h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        kube_vip.add_address(f"{vip}/32")
+        metallb.enable_proxy_arp(vip)
+        start_announcer(
+            kube_vip, "kubevip", "--iface", "eth0", "--vip", vip, "--rate-ms", "3000", "--duration", "11"
+        )
+        time.sleep(0.5)
+        start_announcer(
+            metallb, "metallb", "--iface", "eth0", "--vip", vip, "--reconcile-every", "4", "--duration", "11"
+        )
+        time.sleep(0.5)
+        out = arping(client, vip, "-d", "-c", "9", "-W", "1", expect_rc=1)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"both node1 (kernel) and node2 (proxy ARP) should answer:\n{out}")
+        time.sleep(max(0.0, 12.0 - (time.monotonic() - t0)))
+
+    def formats(frames: list[Frame]) -> list[str]:
+        problems = []
+        kv = [f for f in frames if f.sha == NODE1_MAC and f.spa == vip and f.tpa == vip]
+        if not any(f.op == 2 and f.tha == NODE1_MAC for f in kv) or not any(
+            f.op == 1 and f.tha == "ff:ff:ff:ff:ff:ff" for f in kv
+        ):
+            problems.append("kube-vip GARPs should alternate op=2 (tha=own MAC) / op=1")
+        ml = [
+            f
+            for f in frames
+            if f.sha == NODE2_MAC and f.spa == vip and f.tpa == vip and f.eth_dst == "ff:ff:ff:ff:ff:ff"
+        ]
+        if not ml or any(f.length != 60 or f.tha != "ff:ff:ff:ff:ff:ff" for f in ml):
+            problems.append("MetalLB GARPs should be 60-byte frames with target MAC broadcast")
+        return problems
+
+    sc = Scenario(
+        name="metallb-vs-kubevip",
+        description=(
+            "node1 plays kube-vip: 192.0.2.103 bound on eth0 (its kernel answers requests) and "
+            "one GARP every 3 s alternating op=2 (target MAC = own MAC) / op=1 (42-byte "
+            "frames). node2 plays MetalLB: VIP not bound, kernel proxy ARP answers for it, and "
+            "GARP pairs (op=1 then op=2, padded to 60 bytes) every 1.1 s, a reconcile every 4 s "
+            "keeping the 5 s window open. The client resolves the VIP every 1 s (9 times); both "
+            "nodes answer every request. node2's proxy ARP also answers kube-vip's op=1 GARPs "
+            "(a unicast reply to node1). Two MACs alternate with duplicate replies: contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 3),
+            _need_garps(vip, NODE2_MAC, 10),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 9, NODE2_MAC: 9}),
+            formats,
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def duplicate_ip(lab: Lab, pcap: Path) -> Scenario:
+    """Two hosts configured with the same address; both answer the client → contested."""
+    dup = "192.0.2.50"
+    client = lab.add_host("client", f"{CLIENT_IP}/24", CLIENT_MAC)
+    a = lab.add_host("node1", f"{dup}/24", NODE1_MAC)
+    b = lab.add_host("node2", f"{dup}/24", NODE2_MAC)
+    obs = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    h = {"client": client, "node1": a, "node2": b, "observer": obs}
+    t0 = time.monotonic()
+    with lab.capture(obs, pcap) as cap:
+        out = arping(client, dup, "-d", "-c", "3", "-W", "1", expect_rc=1)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"both hosts should answer for {dup}:\n{out}")
+    sc = Scenario(
+        name="duplicate-ip",
+        description=(
+            "node1 and node2 are both configured with 192.0.2.50/24 (a plain duplicate address, "
+            "no announcer). They send nothing by themselves; the client resolves 192.0.2.50 "
+            "three times (Habets arping -d, 1 s apart) and both kernels reply to every request: "
+            "duplicate replies, contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, dup, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_replies(dup, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3})],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def vlan_garp(lab: Lab, pcap: Path) -> Scenario:
+    """Same IP claimed on VLAN 100 and VLAN 200 by different hosts, plus an untagged GARP."""
+    ip, other = "198.51.100.20", "198.51.100.30"
+    a = lab.add_host("vlan100", ip=None, mac=NODE1_MAC)
+    b = lab.add_host("vlan200", ip=None, mac=NODE2_MAC)
+    c = lab.add_host("untagged", ip=None, mac="02:00:5e:10:00:03")
+    obs = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    h = {"vlan100": a, "vlan200": b, "untagged": c, "observer": obs}
+    t0 = time.monotonic()
+    with lab.capture(obs, pcap) as cap:
+        pa = start_announcer(
+            a, "garp", "--iface", "eth0", "--vip", ip, "--vlan", "100", "--count", "3", "--interval", "1"
+        )
+        out = arping(b, ip, "-V", "200", "-U", "-S", ip, "-c", "3", "-W", "1", expect_rc=None)
+        if "3 packets transmitted" not in out:
+            raise LabError(f"arping -V 200 did not send 3 GARPs:\n{out}")
+        pc = start_announcer(
+            c, "garp", "--iface", "eth0", "--vip", other, "--op", "2", "--count", "2", "--interval", "0.5"
+        )
+        for p in (pa, pc):
+            if p.wait(timeout=10) != 0:
+                raise LabError("garp announcer failed")
+
+    def tagged(frames: list[Frame]) -> list[str]:
+        problems = []
+        for vlan, mac in ((100, NODE1_MAC), (200, NODE2_MAC)):
+            n = sum(1 for f in frames if f.ethertype == 0x8100 and f.vlan == vlan and f.sha == mac)
+            if n != 3:
+                problems.append(f"expected 3 frames tagged 802.1Q vlan {vlan} from {mac}, got {n}")
+        if any(f.vlan is not None for f in frames if f.spa == other):
+            problems.append(f"{other} should be untagged")
+        return problems
+
+    sc = Scenario(
+        name="vlan-garp",
+        description=(
+            "802.1Q-tagged gratuitous ARP on one segment: host vlan100 (02:00:5e:10:00:01) "
+            "claims 198.51.100.20 on VLAN 100 (scapy Dot1Q, op=1, 3 times 1 s apart); host "
+            "vlan200 (02:00:5e:10:00:02) claims the same 198.51.100.20 on VLAN 200 (Habets arping "
+            "-V 200 -U, 3 times); host untagged (02:00:5e:10:00:03) sends 2 untagged op=2 GARPs "
+            "for 198.51.100.30. Same IP on different VLANs is two separate entries, each with "
+            "one MAC: ok, ok, ok. The hosts have no IPv4 address and nothing answers."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(100, ip, "ok", NODE1_MAC),
+            _expect(200, ip, "ok", NODE2_MAC),
+            _expect(None, other, "ok", "02:00:5e:10:00:03"),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            tagged,
+            _need_garps(ip, NODE1_MAC, 3, vlan=100),
+            _need_garps(ip, NODE2_MAC, 3, vlan=200),
+            _need_garps(other, "02:00:5e:10:00:03", 2, op=2),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+#: name -> scenario function, in recording order.
+SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
+    "single-owner": single_owner,
+    "failover": failover,
+    "keepalived-split-brain": keepalived_split_brain,
+    "metallb-vs-kubevip": metallb_vs_kubevip,
+    "duplicate-ip": duplicate_ip,
+    "vlan-garp": vlan_garp,
+}

@@ -1,0 +1,58 @@
+"""Golden reports for the lab captures in pcaps/.
+
+Each capture was recorded from real announcers in a namespace lab
+(``python -m lab.record``).  Two checks per capture:
+
+* the verdicts and claimant MACs match ``<name>.expected-facts.json``, written
+  by hand from the scenario's design (not by this tool);
+* the whole JSON report equals ``<name>.expected.json`` (a regression
+  baseline; refresh with ``UPDATE_GOLDEN=1 python3 -m pytest tests/test_golden.py``
+  and review the diff).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from arpwatch_lb.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = sorted(p for p in (ROOT / "pcaps").glob("*.pcap") if not p.name.startswith("."))
+
+
+def _replay_json(monkeypatch: pytest.MonkeyPatch, capture: Path) -> tuple[int, dict]:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(cli, ["replay", str(capture.relative_to(ROOT)), "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_lab_captures_are_present() -> None:
+    names = {p.stem for p in CAPTURES}
+    assert {"single-owner", "failover", "keepalived-split-brain", "metallb-vs-kubevip",
+            "duplicate-ip", "vlan-garp"} <= names
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_verdicts_match_hand_written_facts(monkeypatch: pytest.MonkeyPatch, capture: Path) -> None:
+    facts = json.loads(capture.with_suffix(".expected-facts.json").read_text())
+    code, report = _replay_json(monkeypatch, capture)
+    got = {(e["vlan"], e["ip"]): (e["verdict"], sorted(c["mac"] for c in e["claimants"]))
+           for e in report["ips"]}
+    want = {(e["vlan"], e["ip"]): (e["verdict"], sorted(e["macs"])) for e in facts["ips"]}
+    assert got == want
+    unhealthy = any(v == "contested" for v, _ in want.values())
+    assert code == (1 if unhealthy else 0)
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_report_matches_golden(monkeypatch: pytest.MonkeyPatch, capture: Path) -> None:
+    golden = capture.with_suffix(".expected.json")
+    _, report = _replay_json(monkeypatch, capture)
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(report, indent=2) + "\n")
+    assert report == json.loads(golden.read_text())
