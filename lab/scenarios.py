@@ -30,6 +30,7 @@ observer    (none, passive)    02:00:5e:10:00:fe
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -57,6 +58,7 @@ __all__ = [
     "Verdict",
     "duplicate_ip",
     "failover",
+    "failover_busy_client",
     "keepalived_split_brain",
     "metallb_vs_kubevip",
     "single_owner",
@@ -455,6 +457,116 @@ def failover(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived pair, clean stop of the master while the client polls without pause → moved."""
+    vip = "192.0.2.104"
+    interval, count, before = 0.5, 26, 6
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        # 254/253, not failover's 150/100: after node1's priority-0 advert node2
+        # waits its skew time, (256 - prio) / 256 s, before it takes the VIP.
+        # With priority 100 that is 0.61 s, so one 0.5 s request always fell
+        # into the ownerless hole and the replies were 1.0 s apart.
+        ka1 = Keepalived(h["node1"], vip, priority=254)
+        ka2 = Keepalived(h["node2"], vip, priority=253)
+        ka1.wait_for("Startup complete")
+        ka2.wait_for("Startup complete")
+        ka1.wait_for("Entering MASTER STATE", timeout=15)
+        ka2.wait_for("Entering BACKUP STATE")
+        time.sleep(0.3)
+        # One arping for the whole switch: a request every 0.5 s, no pause.
+        poll = client.popen(
+            ["arping", "-i", client.ifname, "-c", str(count), "-W", str(interval), vip],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert poll.stdout is not None
+        lines: list[str] = []
+        # arping prints a reply just before it sends the next request; stop
+        # node1 0.2 s after that, mid-interval, so the ~15 ms switch falls
+        # between two requests rather than swallowing one.
+        while sum(NODE1_MAC in ln for ln in lines) < before:
+            line = poll.stdout.readline()
+            if not line:
+                raise LabError("client arping ended before node1 answered:\n" + "".join(lines))
+            lines.append(line)
+        time.sleep(0.2)
+        ka1.stop()
+        ka2.wait_for("Entering MASTER STATE", timeout=10)
+        if "Entering MASTER STATE" in ka2.log().split("Backup received priority 0")[0]:
+            raise LabError("node2 was MASTER before node1 stopped:\n" + ka2.log())
+        # node2's second GARP burst (vrrp_garp_master_delay 5 s) falls inside the polling.
+        ka2.wait_for("Sending gratuitous ARP on eth0", count=10, timeout=10)
+        lines += poll.stdout.readlines()
+        try:
+            poll.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            lab.stop(poll)
+            raise LabError("client arping did not finish") from None
+        out = "".join(lines)
+        if f"{count} packets transmitted" not in out or NODE2_MAC not in out:
+            raise LabError(f"client should get replies from node1, then node2:\n{out}")
+        time.sleep(0.5)
+
+    def busy_switch(frames: list[Frame]) -> list[str]:
+        t1 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE1_MAC]
+        t2 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE2_MAC]
+        if not t1 or not t2:
+            return ["both nodes must claim the VIP"]
+        problems = []
+        if max(t1) >= min(t2):
+            problems.append("node1 claimed the VIP after node2's first claim")
+        reqs = [f.time for f in frames if f.op == 1 and f.sha == CLIENT_MAC and f.tpa == vip]
+        if len(reqs) != count:
+            problems.append(f"expected {count} client requests for {vip}, got {len(reqs)}")
+        elif max(b - a for a, b in itertools.pairwise(reqs)) > 0.75:
+            problems.append("the client paused between requests (> 0.75 s)")
+        r = _replies_to(frames, vip, CLIENT_MAC)
+        if sum(len(v) for v in r.values()) != len(reqs):
+            problems.append(f"{len(reqs)} requests but {sum(len(v) for v in r.values())} replies")
+        gap = min(r.get(NODE2_MAC, [1e9])) - max(r.get(NODE1_MAC, [-1e9]))
+        if not 0 < gap < 1.0:
+            problems.append(f"node1's last and node2's first reply are {gap:.3f} s apart, want < 1 s")
+        if not any(f.ip_proto == 112 for f in frames):
+            problems.append("no VRRP advertisements recorded")
+        return problems
+
+    sc = Scenario(
+        name="failover-busy-client",
+        description=(
+            "Like failover, but the client never pauses: two real keepalived instances (VRRP over "
+            "multicast 224.0.0.18, vrid 51) for 192.0.2.104, node1 priority 254 MASTER (5 "
+            "gratuitous ARPs), node2 priority 253 BACKUP (skew time 12 ms). The client runs one "
+            "Habets arping that asks for the VIP every 0.5 s (26 requests) for the whole "
+            "recording. Once node1 has answered 7 requests, node1's keepalived is stopped "
+            "cleanly mid-interval (priority-0 advert, VIP removed); node2 becomes MASTER within "
+            "a few ms and sends 5 GARPs, 5 more after 5 s, so no request goes unanswered. node1 "
+            "answers the requests before the switch, node2 the ones after it: node1's last and "
+            "node2's first reply are 0.5 s apart (inside the 1 s duplicate-reply window) but "
+            "answer different requests, and node1 never claims the VIP again: moved (not "
+            "contested). Also contains VRRP and IGMP frames (non-ARP noise)."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 5, op=1),
+            _need_garps(vip, NODE2_MAC, 10, op=1),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 5, NODE2_MAC: 15}),
+            busy_switch,
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 def keepalived_split_brain(lab: Lab, pcap: Path) -> Scenario:
     """Two keepalived that cannot hear each other both become MASTER → contested."""
     vip = "192.0.2.102"
@@ -673,6 +785,7 @@ def vlan_garp(lab: Lab, pcap: Path) -> Scenario:
 SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "single-owner": single_owner,
     "failover": failover,
+    "failover-busy-client": failover_busy_client,
     "keepalived-split-brain": keepalived_split_brain,
     "metallb-vs-kubevip": metallb_vs_kubevip,
     "duplicate-ip": duplicate_ip,
