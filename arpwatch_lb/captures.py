@@ -90,6 +90,7 @@ class CaptureReader:
         self._stream = self._open()
         self._consumed = 0
         self._leftover = b""
+        self._gzip_error: BaseException | None = None
 
     # -- opening ----------------------------------------------------------
 
@@ -160,7 +161,8 @@ class CaptureReader:
         view = memoryview(buf)
         left = len(head)
         buf[:left] = head
-        readinto = self._stream.readinto  # type: ignore[attr-defined]
+        readinto = (self._readinto_gzip if self.compressed
+                    else self._stream.readinto)  # type: ignore[attr-defined]
         try:
             while True:
                 got = readinto(view[left:left + CHUNK_SIZE])
@@ -178,6 +180,30 @@ class CaptureReader:
             view.release()
         self._leftover = bytes(buf[:left])
 
+    def _readinto_gzip(self, view: memoryview) -> int:
+        """Fill ``view`` from the gzip stream.
+
+        ``GzipFile.readinto`` drops everything it decompressed in a call that
+        meets a truncated stream; this returns that data first and raises the
+        error on the next call, so the claims before the cut are kept.
+        """
+        if self._gzip_error is not None:
+            raise self._gzip_error
+        got = 0
+        read1 = self._stream.read1  # type: ignore[attr-defined]
+        try:
+            while got < len(view):
+                part = read1(len(view) - got)
+                if not part:
+                    break
+                view[got:got + len(part)] = part
+                got += len(part)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not got:
+                raise
+            self._gzip_error = exc
+        return got
+
     # -- pcap -------------------------------------------------------------
 
     def _pcap(self) -> Iterator[list[Claim]]:
@@ -187,7 +213,7 @@ class CaptureReader:
             self.error = f"{self.path}: truncated pcap file header"
             return
         _vmaj, _vmin, _tz, _sig, _snap, linktype = struct.unpack(endian + "HHiIII", rest)
-        linktype &= 0x0FFFFFFF  # upper bits carry FCS information
+        linktype &= 0x03FFFFFF  # bits 26-31 carry FCS information (libpcap LT_LINKTYPE)
         if linktype not in SUPPORTED_LINKTYPES:
             self._note_unsupported(linktype)
         scan = self._scan_pcap_ethernet if linktype == LINKTYPE_ETHERNET else self._scan_pcap_generic
@@ -436,8 +462,9 @@ class CaptureReader:
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper
 _ETH_ARP = struct.Struct("!6s6s8xH6s4s6s4s")
-# First bytes of the VLAN ethertypes (0x8100, 0x88a8, 0x9100): such frames take the slow path.
-_TAG_FIRST_BYTES = frozenset({0x81, 0x88, 0x91})
+# First bytes of the VLAN ethertypes (0x8100, 0x88a8, 0x9100) and of RARP (0x8035): such
+# frames take the slow path (decode() counts RARP as "rarp", not "non_arp").
+_TAG_FIRST_BYTES = frozenset({0x80, 0x81, 0x88, 0x91})
 _BLOCK_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
 
 
