@@ -77,8 +77,8 @@ def parse_vips(values: Iterable[str]) -> VipSet:
             try:
                 net = ipaddress.IPv4Network(part, strict=False)
             except ValueError:
-                raise ValueError(f"--vip {part!r}: not an IPv4 address or CIDR range") from None
+                raise ValueError(f"{part!r} is not an IPv4 address or CIDR range") from None
             if net.num_addresses > MAX_RANGE:
-                raise ValueError(f"--vip {part!r}: range too large (at most /16)")
+                raise ValueError(f"{part!r} is too large a range (at most /16)")
             nets.append(net)
     return VipSet(nets)

@@ -145,7 +145,12 @@ class CaptureReader:
                 yield from self._pcap()
             else:
                 yield from self._pcapng()
-        except (OSError, EOFError, zlib.error) as exc:
+        except EOFError:
+            # A gzip stream cut off mid-write: the compressed twin of a truncated last record.
+            self.warnings.append(f"{self.path}: compressed stream ends early (truncated); "
+                                 "everything before the cut was read")
+            self.counts["truncated"] += 1
+        except (OSError, zlib.error) as exc:
             self.error = f"{self.path}: read error, stopped early: {exc}"
         finally:
             self.close()

@@ -43,6 +43,7 @@ ETHERTYPE_ARP = 0x0806
 ETHERTYPE_RARP = 0x8035
 ETHERTYPE_IPV4 = 0x0800
 VLAN_ETHERTYPES = frozenset({0x8100, 0x88A8, 0x9100})
+SLL_PROTOCOL_LLC = 0x0004  # Linux cooked capture: the payload is an 802.2 LLC frame
 MAX_VLAN_TAGS = 8  # deeper stacks are hostile input, not a network
 LLC_SNAP_ARP = b"\xaa\xaa\x03\x00\x00\x00\x08\x06"
 LLC_SNAP_RARP = b"\xaa\xaa\x03\x00\x00\x00\x80\x35"
@@ -158,8 +159,10 @@ def decode(linktype: int, data: bytes, time: float = 0.0, wire_length: int | Non
         vlans.append(tci & 0x0FFF)
         offset += 4
 
-    if ethertype <= 1500 and linktype == LINKTYPE_ETHERNET:
-        # IEEE 802.3 length field: only LLC/SNAP-encapsulated ARP interests us.
+    if (ethertype <= 1500 and linktype == LINKTYPE_ETHERNET) or (
+            ethertype == SLL_PROTOCOL_LLC and linktype != LINKTYPE_ETHERNET):
+        # IEEE 802.3 length field (or a cooked capture's "802.2 LLC" protocol):
+        # only LLC/SNAP-encapsulated ARP interests us.
         head = bytes(data[offset : offset + 8])
         if head == LLC_SNAP_ARP:
             ethertype, offset = ETHERTYPE_ARP, offset + 8

@@ -26,7 +26,7 @@ def _vips(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
     try:
         return parse_vips(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx, param) from None
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 def vip_option(required: bool = False) -> Callable[[F], F]:
