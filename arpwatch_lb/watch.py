@@ -1,0 +1,200 @@
+"""The ``watch`` session: passive capture plus periodic probes, until stopped.
+
+One loop, one thread: wait for frames (:meth:`Monitor.pump`, at most
+``TICK`` s), send the requests that are due, and once a second read the
+kernel counters, check the interfaces, let the event policy notice resolved
+fights and redraw the table.  Every ``summary_interval`` s a ``summary``
+event.  ``stop()`` (from a signal handler) or ``duration`` ends the loop;
+the caller then gets the final report.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .addresses import VipSet
+from .captures import FrameCounts
+from .events import EventPolicy
+from .live import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
+from .monitor import Monitor
+from .probe import DEFAULT_RATE, ProbePlan, who_has
+from .report import build_report
+from .sinks import render_table
+from .sinks.jsonl import JsonLines
+from .sinks.pcapwriter import PcapWriter
+from .tracker import Change, OwnershipTracker
+
+__all__ = ["WatchConfig", "WatchSession"]
+
+TICK = 0.1
+HOUSEKEEPING = 1.0
+CLEAR = "\x1b[H\x1b[2J"
+RECENT_EVENTS = 10
+
+
+@dataclass
+class WatchConfig:
+    """Everything ``watch`` was asked to do."""
+
+    interfaces: list[str]
+    vips: VipSet = field(default_factory=VipSet)
+    window: float = 60.0
+    probe_interval: float = 10.0
+    rate: float = DEFAULT_RATE
+    duration: float | None = None
+    fmt: str = "jsonl"
+    write_pcap: Path | None = None
+    pcap_max_bytes: int = 0
+    promisc: bool = False
+    summary_interval: float = 10.0
+    buffer_bytes: int = DEFAULT_RCVBUF
+
+
+class WatchSession:
+    """Run ``watch``: build with a config, :meth:`run`, then :meth:`report`."""
+
+    def __init__(self, cfg: WatchConfig, out: TextIO | None = None, err: TextIO | None = None,
+                 open_source: Callable[[str], FrameSource] | None = None) -> None:
+        self.cfg = cfg
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.tracker = OwnershipTracker(window=cfg.window, record_events=True)
+        self.counts = FrameCounts()
+        self.policy = EventPolicy(self.tracker, cfg.vips)
+        self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
+        self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
+        self._stop = False
+        opener = open_source or (lambda name: LinkSocket(name, cfg.promisc, cfg.buffer_bytes))
+        self.monitor = Monitor(list(cfg.interfaces), self.tracker, self.counts,
+                               open_source=opener, on_changes=self._changes,
+                               on_fact=self._fact)
+        self.pcap: PcapWriter | None = None
+        if cfg.write_pcap is not None:
+            try:
+                self.pcap = PcapWriter(cfg.write_pcap, cfg.pcap_max_bytes)
+            except BaseException:
+                self.monitor.close()
+                raise
+            self.monitor.pcap = self.pcap
+        self._probers = self._probe_sources() if cfg.vips else {}
+
+    def _probe_sources(self) -> dict[str, tuple[bytes, bytes]]:
+        out = {}
+        for name in self.cfg.interfaces:
+            mac, ip = interface_addresses(name)
+            if ip is None:
+                self.err.write(f"arpwatch-lb: warning: {name} has no IPv4 address: not probing "
+                               "there (passive only)\n")
+                continue
+            out[name] = (mac, ip)
+        return out
+
+    # -- events ------------------------------------------------------------
+
+    def _emit(self, ev: dict[str, Any]) -> None:
+        if self.lines is not None:
+            self.lines.write(ev)
+            if self.lines.broken:  # `watch | head`: the reader is gone, stop like on SIGPIPE
+                self.stop()
+        else:
+            who = ev.get("ip") or ev.get("interface") or ""
+            self.recent.append(f"{time.strftime('%H:%M:%S', time.gmtime(ev['time']))} "
+                               f"{ev['event']} {who} {ev.get('mac') or ''}".rstrip())
+
+    def _changes(self, changes: list[Change], interface: str) -> None:
+        for ev in self.policy.changes(changes, interface):
+            self._emit(ev)
+
+    def _fact(self, kind: str, interface: str, *, time: float, **extra: Any) -> None:
+        if kind == "kernel_drops":
+            self._emit(EventPolicy.kernel_drops(interface, time, extra["drops"],
+                                                extra["packets"], extra["total"]))
+        else:
+            self._emit(EventPolicy.interface_event(kind, interface, time, **extra))
+
+    def stop(self) -> None:
+        """Ask the loop to end (safe from a signal handler)."""
+        self._stop = True
+
+    # -- the loop ----------------------------------------------------------
+
+    def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Watch until :meth:`stop` or the configured duration."""
+        cfg = self.cfg
+        mono = time.monotonic
+        start = mono()
+        end = start + cfg.duration if cfg.duration is not None else float("inf")
+        plan = (ProbePlan(self.cfg.vips.addresses(), 0, cfg.probe_interval, cfg.rate, start)
+                if self._probers else None)
+        frames: dict[tuple[str, bytes], bytes] = {}
+        next_house = start + HOUSEKEEPING
+        next_summary = start + cfg.summary_interval
+        if ready is not None:
+            ready()
+        while not self._stop:
+            now = mono()
+            if now >= end:
+                break
+            if plan is not None:
+                for target in plan.due(now):
+                    for name, (mac, ip) in self._probers.items():
+                        frame = frames.get((name, target))
+                        if frame is None:
+                            frame = frames[name, target] = who_has(mac, ip, target)
+                        self.monitor.send(name, frame)
+            wait = min(TICK, end - now, next_house - now)
+            if plan is not None:
+                wait = min(wait, plan.wait(now))
+            self.monitor.pump(max(wait, 0.0))
+            now = mono()
+            if now >= next_house:
+                next_house = now + HOUSEKEEPING
+                self._housekeeping()
+            if now >= next_summary:
+                next_summary = now + cfg.summary_interval
+                self._summary()
+        self.monitor.drain_all()
+        self._housekeeping(final=True)
+        self._summary()
+
+    def _housekeeping(self, final: bool = False) -> None:
+        self.monitor.read_stats()
+        self.monitor.check_links()
+        for ev in self.policy.tick(time.time()):
+            self._emit(ev)
+        if self.pcap is not None:
+            self.pcap.flush()
+        if self.lines is None and not final:
+            self.out.write(CLEAR + render_table(self.report()) + "\n")
+            if self.recent:
+                self.out.write("\nrecent events:\n" + "\n".join(self.recent) + "\n")
+            self.out.flush()
+
+    def _summary(self) -> None:
+        if self.lines is not None:
+            states = {lk.name: lk.state for lk in self.monitor.links.values()}
+            self._emit(self.policy.summary(time.time(), self.counts,
+                                           self.monitor.kernel_drops, states))
+
+    # -- the end -----------------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        """The report document (the replay schema, mode ``watch``)."""
+        sources = self.monitor.sources()
+        if self.pcap is not None:
+            for s in sources:
+                s["pcap"] = [str(p) for p in self.pcap.files]
+        return build_report(self.tracker, self.counts, self.cfg.vips, sources,
+                            self.monitor.warnings(), mode="watch")
+
+    def close(self) -> None:
+        """Close sockets and the pcap file."""
+        self.monitor.close()
+        if self.pcap is not None:
+            self.pcap.close()

@@ -1,0 +1,122 @@
+"""``arpwatch-lb probe`` against real kernels in the namespace lab (needs root).
+
+Every command runs as a subprocess inside the prober's namespace.  The lab
+is a hub, so a passive observer records what the prober really sent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from live_lab import ARPWATCH, Lab, arpwatch, live_lab_fixture  # noqa: F401 - the live_lab fixture
+
+from arpwatch_lb.captures import CaptureReader
+
+VIP = "192.0.2.100"
+
+
+def _report(r) -> dict:
+    assert r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def _entry(report: dict, ip: str) -> dict:
+    [e] = [e for e in report["ips"] if e["ip"] == ip]
+    return e
+
+
+def test_probe_single_owner_is_ok(live_lab: Lab) -> None:
+    owner = live_lab.add_host("owner")
+    prober = live_lab.add_host("prober")
+    owner.add_address(f"{VIP}/32")
+    r = arpwatch(prober, "probe", "--vip", VIP, "--interface", "eth0", "--count", "2",
+                 "--interval", "0.2", "--timeout", "0.5", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = _report(r)
+    assert rep["mode"] == "probe"
+    e = _entry(rep, VIP)
+    assert e["verdict"] == "ok"
+    assert [c["mac"] for c in e["claimants"]] == [owner.mac]
+    assert e["replies"] == 2
+    assert rep["sources"][0]["interface"] == "eth0"
+    assert rep["sources"][0]["kernel_drops"] == 0
+
+
+def test_probe_two_answers_is_contested(live_lab: Lab) -> None:
+    a, b = live_lab.add_host("a"), live_lab.add_host("b")
+    prober = live_lab.add_host("prober")
+    a.add_address(f"{VIP}/32")
+    b.enable_proxy_arp(VIP)  # MetalLB-style: answers without binding the VIP
+    r = arpwatch(prober, "probe", "--vip", VIP, "-i", "eth0", "--count", "3",
+                 "--interval", "0.2", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    e = _entry(_report(r), VIP)
+    assert e["verdict"] == "contested"
+    assert sorted(c["mac"] for c in e["claimants"]) == sorted([a.mac, b.mac])
+    assert e["duplicate_replies"] >= 3  # one per request: every reply counted
+
+
+def test_probe_unanswered_vip_is_unclaimed(live_lab: Lab) -> None:
+    owner = live_lab.add_host("owner")
+    prober = live_lab.add_host("prober")
+    r = arpwatch(prober, "probe", "--vip", "192.0.2.77", "--vip", owner.ip, "-i", "eth0",
+                 "--count", "1", "--timeout", "0.5", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    rep = _report(r)
+    assert _entry(rep, "192.0.2.77")["verdict"] == "unclaimed"
+    assert _entry(rep, owner.ip)["verdict"] == "ok"
+    assert rep["summary"]["unclaimed"] == 1
+
+
+def test_probe_table_and_default_interface(live_lab: Lab) -> None:
+    owner = live_lab.add_host("owner")
+    prober = live_lab.add_host("prober")
+    prober.run(["ip", "route", "add", "default", "via", owner.ip, "dev", "eth0"])
+    r = arpwatch(prober, "probe", "--vip", owner.ip, "--count", "1", "--timeout", "0.3")
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout and owner.mac in r.stdout
+    assert "1 IPs: 0 contested, 0 unclaimed, 0 moved, 1 ok" in r.stdout
+
+
+def test_probe_sends_count_requests_paced(live_lab: Lab, tmp_path: Path) -> None:
+    """--count requests per VIP from the interface's own MAC/IP, at most --rate per second."""
+    prober = live_lab.add_host("prober")
+    obs = live_lab.add_host("obs", ip=None)
+    pcap = tmp_path / "sent.pcap"
+    with live_lab.capture(obs, pcap, "arp"):
+        r = arpwatch(prober, "probe", "--vip", "198.51.100.0/27", "-i", "eth0", "--count",
+                     "2", "--interval", "0", "--rate", "100", "--timeout", "0.2",
+                     "--format", "json")
+    # A range only selects: free addresses in a pool are not "unclaimed".
+    assert r.returncode == 0, r.stderr
+    assert _report(r)["probe"]["requests"] == 60
+    claims = [c for batch in CaptureReader(pcap).batches() for c in batch]
+    assert len(claims) == 60  # 30 hosts of the /27, twice
+    assert {c.sha.hex(":") for c in claims} == {prober.mac}
+    assert {c.op for c in claims} == {1}
+    assert {".".join(map(str, c.spa)) for c in claims} == {prober.ip}
+    times = sorted(c.time for c in claims)
+    assert times[-1] - times[0] >= 59 / 100 * 0.95  # paced at 100/s, not a burst
+
+
+def test_probe_errors_exit_2_without_sending(live_lab: Lab, tmp_path: Path) -> None:
+    prober = live_lab.add_host("prober")
+    obs = live_lab.add_host("obs", ip=None)
+    pcap = tmp_path / "nothing.pcap"
+    with live_lab.capture(obs, pcap, "arp") as cap:
+        bad_vip = arpwatch(prober, "probe", "--vip", "192.0.2.5,192.0.2.500", "-i", "eth0")
+        bad_if = arpwatch(prober, "probe", "--vip", "192.0.2.5", "-i", "nosuch0")
+        no_raw = prober.run(["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw",
+                             *ARPWATCH, "probe", "--vip", "192.0.2.5",
+                             "-i", "eth0"], check=False)
+    assert cap.captured == 0  # nothing was sent
+    for r in (bad_vip, bad_if, no_raw):
+        assert r.returncode == 2, r
+        assert "Traceback" not in r.stderr
+        assert r.stdout == ""
+    assert "Invalid value for '--vip'" in bad_vip.stderr
+    assert "no such interface: nosuch0 (available: " in bad_if.stderr
+    assert "eth0" in bad_if.stderr.splitlines()[-1]
+    [line] = no_raw.stderr.strip().splitlines()
+    assert "CAP_NET_RAW" in line and "setcap cap_net_raw+ep" in line and "sudo" in line
