@@ -8,7 +8,10 @@ import sys
 import click
 
 from . import __version__
+from .commands.doctor import doctor
+from .commands.probe import probe
 from .commands.replay import replay
+from .commands.watch import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,13 +27,29 @@ def cli() -> None:
 
 
 cli.add_command(replay)
+cli.add_command(probe)
+cli.add_command(watch)
+cli.add_command(doctor)
 
 
 def main() -> None:
-    """Console entry point: no tracebacks for users, one line and exit 2 instead."""
+    """Console entry point: no tracebacks for users, one line and exit 2 instead.
+
+    Usage errors too are one ``arpwatch-lb: error:`` line (click's standalone
+    mode would print a usage block), as the README promises.
+    """
     try:
-        cli.main(prog_name="arpwatch-lb", standalone_mode=True)
-    except KeyboardInterrupt:
+        code = cli.main(prog_name="arpwatch-lb", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(code)
+            sys.exit(code)
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"arpwatch-lb: error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
         click.echo("arpwatch-lb: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: say it in one line unless debugging

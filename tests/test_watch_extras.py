@@ -1,0 +1,152 @@
+"""``watch --kubernetes --metrics-port`` plumbing, against a local API server and a replayed tracker."""
+
+from __future__ import annotations
+
+import io
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+pytest.importorskip("kubernetes")
+pytest.importorskip("prometheus_client")
+
+import kube_scenario as ks
+from fake_apiserver import FakeApiServer
+
+from arpwatch_lb.addresses import VipSet, parse_ip, parse_vips
+from arpwatch_lb.replay import replay
+from arpwatch_lb.tracker import OwnershipTracker
+from arpwatch_lb.watch_extras import WatchExtras
+
+
+def fake_session(tmp_path: Path, vips: VipSet | None = None) -> Any:
+    tracker = OwnershipTracker()
+    res = replay([ks.PCAP, ks.node_arp_pcap(tmp_path / "nodes.pcap")], tracker)
+    vs = vips or VipSet()
+    return SimpleNamespace(tracker=tracker, counts=res.counts, cfg=SimpleNamespace(vips=vs),
+                           policy=SimpleNamespace(vips=vs),
+                           monitor=SimpleNamespace(kernel_drops=3, links={}))
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def wait_for(cond: Any, timeout: float = 8.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[FakeApiServer, Path]]:
+    s = FakeApiServer().start()
+    ks.populate(s, events=10, flaps=3)
+    yield s, s.kubeconfig(tmp_path / "kubeconfig")
+    s.stop()
+
+
+def test_kubernetes_vips_and_node_names_reach_policy_and_metrics(
+        cluster: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
+    server, kc = cluster
+    session = fake_session(tmp_path)
+    err = io.StringIO()
+    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), metrics_port=0,
+                         metrics_host="127.0.0.1", err=err).attach(session)
+    try:
+        assert parse_ip(ks.VIP) in session.policy.vips
+        assert parse_ip("192.0.2.10") not in session.policy.vips  # the client: not a VIP
+        assert session.cfg.vips.singles == []  # passive: quiet VIPs are not "unclaimed"
+        port = extras.server.port
+        body = scrape(port)
+        assert 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 1.0' in body
+        assert 'node="node1"' in body and 'node="node2"' in body
+        assert 'vip="192.0.2.10"' not in body
+        assert "arpwatch_lb_kubernetes_vips 2.0" in body
+        assert "arpwatch_lb_kubernetes_api_up 1.0" in body
+        assert "arpwatch_lb_kernel_drops_total 3.0" in body
+        # the contested Service is deleted: its VIP leaves the selection, no restart
+        server.delete("services", "default", "web")
+        assert wait_for(lambda: 'vip="192.0.2.103"' not in scrape(port))
+        assert parse_ip(ks.VIP) not in session.policy.vips
+        # the API server goes away: VIPs kept, said once, api_up 0
+        server.stop()
+        assert wait_for(lambda: "arpwatch_lb_kubernetes_api_up 0.0" in scrape(port))
+        assert "arpwatch_lb_kubernetes_vips 1.0" in scrape(port)
+        assert err.getvalue().count("keeping the last 1 known VIPs") == 1
+    finally:
+        extras.close()
+
+
+def test_user_vips_stay_selected(cluster: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
+    _, kc = cluster
+    session = fake_session(tmp_path, parse_vips(["192.0.2.10"]))
+    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), err=io.StringIO()).attach(session)
+    try:
+        assert parse_ip("192.0.2.10") in session.policy.vips
+        assert parse_ip(ks.VIP) in session.policy.vips
+        assert session.cfg.vips.singles == [parse_ip("192.0.2.10")]
+    finally:
+        extras.close()
+
+
+def test_metrics_alone_export_everything(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    extras = WatchExtras(metrics_port=0, metrics_host="127.0.0.1", err=io.StringIO()).attach(session)
+    try:
+        body = scrape(extras.server.port)
+        assert 'vip="192.0.2.10"' in body and 'vip="192.0.2.103"' in body
+        assert "arpwatch_lb_kubernetes_vips" not in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{extras.server.port}/healthz") as r:
+            assert r.status == 200
+    finally:
+        extras.close()
+
+
+def test_missing_extra_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from arpwatch_lb.options import InputError
+    for name in [m for m in sys.modules if m == "kubernetes" or m.startswith("kubernetes.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "kubernetes", None)
+    with pytest.raises(InputError, match=r"pip install 'arpwatch-lb\[kubernetes\]'"):
+        WatchExtras(kubernetes=True, err=io.StringIO()).attach(fake_session(tmp_path))
+
+
+def test_port_in_use_is_an_input_error(tmp_path: Path) -> None:
+    import socket
+
+    from arpwatch_lb.options import InputError
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(InputError, match=f"--metrics-port {port}"):
+            WatchExtras(metrics_port=port, metrics_host="127.0.0.1",
+                        err=io.StringIO()).attach(fake_session(tmp_path))
+
+
+def test_kubernetes_vips_for_probe(cluster: tuple[FakeApiServer, Path]) -> None:
+    import click
+
+    from arpwatch_lb.options import InputError
+    from arpwatch_lb.watch_extras import kubernetes_vips
+    server, kc = cluster
+    vs = kubernetes_vips(parse_vips(["192.0.2.10"]), True, str(kc))
+    assert sorted(vs.singles) == sorted(parse_ip(x) for x in ("192.0.2.10", ks.VIP, ks.OTHER_VIP))
+    assert kubernetes_vips(parse_vips(["192.0.2.10"]), False, None).singles == [parse_ip("192.0.2.10")]
+    with pytest.raises(click.UsageError):
+        kubernetes_vips(VipSet(), False, None)
+    server.forbidden.add(("list", "services"))
+    with pytest.raises(InputError, match="forbidden"):
+        kubernetes_vips(VipSet(), True, str(kc))
