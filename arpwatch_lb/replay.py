@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from .captures import CaptureReader, FrameCounts
 from .tracker import OwnershipTracker
 
 __all__ = ["ReplayResult", "replay"]
+
+MERGE_BATCH = 65536  # claims handed to the tracker at once when merging several files
 
 
 @dataclass
@@ -61,7 +64,9 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
             for batch in readers[0].batches():
                 tracker.feed_all(batch)
         else:
-            tracker.feed_all(heapq.merge(*readers, key=itemgetter(0)))
+            merged = heapq.merge(*readers, key=itemgetter(0))
+            while batch := list(islice(merged, MERGE_BATCH)):
+                tracker.feed_all(batch)
     result = ReplayResult(counts)
     for r in readers:
         result.sources.append({"path": str(r.path), "format": r.format,

@@ -146,6 +146,20 @@ def test_a_client_asking_again_across_a_failover_is_not_a_duplicate() -> None:
     assert stats(track([c for c in seq if c.sha != R1])) == (CONTESTED, 1, 0, 1)
 
 
+def test_pruning_the_request_table_changes_nothing() -> None:
+    """The request/reply tables are pruned by network time (every 10 s); a request older than
+    the duplicate window pairs with nothing, whether it was pruned yet or not."""
+    seq = [ask(0.0, (R1, R1_IP)),
+           claim(11.0, C, VIP2),  # time moves on: a prune when fed on its own
+           reply(11.2, A, (R1, R1_IP)), reply(11.5, B, (R1, R1_IP))]
+    whole = track(seq)
+    one_by_one = OwnershipTracker()
+    for c in seq:
+        one_by_one.feed(c)
+    assert one_by_one.asked == {}  # the stale request was pruned ...
+    assert stats(one_by_one) == stats(whole) == (CONTESTED, 1, 0, 1)  # ... and nothing changed
+
+
 def test_requests_pair_per_vlan() -> None:
     """A request seen on another VLAN does not tell which request a reply answers."""
     seq = [ask(10.0, (R1, R1_IP), vlan=7), reply(10.001, A, (R1, R1_IP)),
@@ -324,11 +338,13 @@ def model(claims: list[Claim], window: float, dup_window: float) -> dict:
     for key, idx in keys.items():
         cs = [claims[i] for i in idx]
         flips = dups = 0
+        pairs: dict[tuple[bytes, bytes], int] = defaultdict(int)  # who fought whom
         for j, c in enumerate(cs):
             if j and c.sha != cs[j - 1].sha:
                 before = [d.time for d in cs[:j] if d.sha == c.sha]
                 if before and c.time - before[-1] <= window:
                     flips += 1
+                    pairs[tuple(sorted((c.sha, cs[j - 1].sha)))] += 1
             if c.op == 2 and c.tpa != c.spa:
                 prev = [i for i in idx[:j] if claims[i].op == 2 and claims[i].tpa != claims[i].spa
                         and claims[i].tpa == c.tpa]
@@ -337,6 +353,7 @@ def model(claims: list[Claim], window: float, dup_window: float) -> dict:
                     if (p.sha != c.sha and c.time - p.time <= dup_window
                             and asked_at(prev[-1]) == asked_at(idx[j])):
                         dups += 1
+                        pairs[tuple(sorted((c.sha, p.sha)))] += 1
         claimants = {}
         for m in dict.fromkeys(c.sha for c in cs):
             mine = [c.time for c in cs if c.sha == m]
@@ -350,6 +367,7 @@ def model(claims: list[Claim], window: float, dup_window: float) -> dict:
             "frames": len(cs),
             "requests": sum(c.op == 1 for c in cs),
             "gratuitous": sum(c.spa == c.tpa for c in cs),
+            "fight_pairs": dict(pairs),
         }
     return out
 
@@ -387,6 +405,7 @@ def test_tracker_matches_model(claims: list[Claim], window: float, dup_window: f
         assert (s.changes, s.flip_flops, s.duplicate_replies, s.owner, s.frames, s.requests,
                 s.gratuitous) == (w["changes"], w["flip_flops"], w["duplicate_replies"],
                                   w["owner"], w["frames"], w["requests"], w["gratuitous"])
+        assert (s.fight_pairs or {}) == w["fight_pairs"] and not s.fight_pairs_overflow
 
 
 @settings(max_examples=300, deadline=None)
