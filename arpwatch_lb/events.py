@@ -17,6 +17,14 @@ storm of lines:
   ``window`` seconds (checked by :meth:`EventPolicy.tick`).  The final report
   still says ``contested``: it judges the whole run.
 
+With a MAC → node mapping (``nodes``, a callable: ``--kubernetes``), events
+that name MACs also name nodes: ``node`` (for ``mac``), ``previous_node``
+(for ``previous``), ``nodes`` (the distinct known nodes of ``macs``), null
+when unknown; ``flip_flop``/``duplicate_reply`` lines get ``same_node`` —
+true when both MACs belong to one node.  Such a same-node fight (a bond, two
+NICs, ARP flux) is still a line (it is a fact) but does not make the IP
+``contested`` (:mod:`arpwatch_lb.verdicts`).
+
 Pure: time comes from the claims (kernel timestamps) or from the caller's
 ``now``; nothing here reads a clock or a socket.
 
@@ -27,7 +35,7 @@ fields of its own — see docs/live.md for the schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .addresses import VipSet, format_ip, format_mac
@@ -60,8 +68,11 @@ class EventPolicy:
     """Turn tracker changes into events; see the module docstring for the rules."""
 
     def __init__(self, tracker: OwnershipTracker, vips: VipSet | None = None,
-                 interval: float = DEFAULT_INTERVAL, burst: int = DEFAULT_BURST) -> None:
+                 interval: float = DEFAULT_INTERVAL, burst: int = DEFAULT_BURST,
+                 nodes: Callable[[], Mapping[bytes, str]] | None = None) -> None:
         self.tracker = tracker
+        self.nodes = nodes
+        """MAC → node name provider, or None (no node fields)."""
         self.vips = vips or VipSet()
         self.interval = interval
         self.burst = burst
@@ -73,6 +84,7 @@ class EventPolicy:
         self._folded: dict[tuple[str, Key], int] = {}
         self._second = -1
         self._second_lines = 0
+        self._node_map: Mapping[bytes, str] | None = None
 
     # -- tracker changes -------------------------------------------------
 
@@ -80,19 +92,32 @@ class EventPolicy:
                 ) -> list[dict[str, Any]]:
         """Events for a batch of tracker changes seen on ``interface``."""
         out: list[dict[str, Any]] = []
+        self._node_map = self.nodes() if self.nodes is not None else None
         for ch in changes:
             if ch.key[2] not in self.vips:
                 continue
             if ch.kind in ("flip_flop", "duplicate_reply"):
                 self._fight(ch, interface, out)
             elif self._budget(ch.time):
-                ev = _base(ch.kind, ch.time, interface, ch.key, ch.mac)
+                ev = self._event(ch.kind, ch.time, interface, ch.key, ch.mac)
                 if ch.kind == "owner_changed":
-                    ev["previous"] = format_mac(ch.previous) if ch.previous else None
+                    self._previous(ev, ch.previous)
                 out.append(ev)
             else:
                 self.suppressed += 1
         return out
+
+    def _event(self, kind: str, time: float, interface: str | None, key: Key | None,
+               mac: bytes | None) -> dict[str, Any]:
+        ev = _base(kind, time, interface, key, mac)
+        if self._node_map is not None and mac:
+            ev["node"] = self._node_map.get(mac)
+        return ev
+
+    def _previous(self, ev: dict[str, Any], previous: bytes | None) -> None:
+        ev["previous"] = format_mac(previous) if previous else None
+        if self._node_map is not None:
+            ev["previous_node"] = self._node_map.get(previous) if previous else None
 
     def _budget(self, t: float) -> bool:
         second = int(t)
@@ -102,29 +127,40 @@ class EventPolicy:
         return self._second_lines <= self.burst
 
     def _fight(self, ch: Change, interface: str | None, out: list[dict[str, Any]]) -> None:
+        nodes = self._node_map
+        same = (nodes is not None and ch.previous is not None and ch.mac in nodes
+                and nodes.get(ch.previous) == nodes[ch.mac])
         slot = (ch.kind, ch.key)
         last = self._last_line.get(slot)
         if last is not None and ch.time - last < self.interval:
             self._folded[slot] = self._folded.get(slot, 0) + 1
             self.suppressed += 1
         else:
-            ev = _base(ch.kind, ch.time, interface, ch.key, ch.mac)
-            ev["previous"] = format_mac(ch.previous) if ch.previous else None
+            ev = self._event(ch.kind, ch.time, interface, ch.key, ch.mac)
+            self._previous(ev, ch.previous)
+            if nodes is not None:
+                ev["same_node"] = same
             if ch.kind == "duplicate_reply":
                 ev["requester"] = format_ip(ch.requester) if ch.requester else None
             ev["suppressed"] = self._folded.pop(slot, 0)
             self._last_line[slot] = ch.time
             out.append(ev)
+        if same:  # one node answering twice: a fact, not a fight
+            return
         if ch.key not in self.contested:
-            ev = _base("contested", ch.time, interface, ch.key, ch.mac)
-            ev["macs"] = self._macs(ch.key)
+            ev = self._event("contested", ch.time, interface, ch.key, ch.mac)
+            self._add_macs(ev, ch.key)
             ev["reason"] = ch.kind
             out.append(ev)
         self.contested[ch.key] = ch.time
 
-    def _macs(self, key: Key) -> list[str]:
+    def _add_macs(self, ev: dict[str, Any], key: Key) -> None:
         st = self.tracker.ips.get(key)
-        return [format_mac(m) for m in st.claimants()] if st else []
+        macs = list(st.claimants()) if st else []
+        ev["macs"] = [format_mac(m) for m in macs]
+        if self._node_map is not None:
+            named = (self._node_map.get(m) for m in macs)
+            ev["nodes"] = list(dict.fromkeys(n for n in named if n is not None))
 
     # -- time ------------------------------------------------------------
 
@@ -132,11 +168,14 @@ class EventPolicy:
         """``resolved`` events for contested IPs quiet for a window before ``now``."""
         out = []
         window = self.tracker.window
+        self._node_map = None
         for key, last in list(self.contested.items()):
             if now - last >= window:
                 del self.contested[key]
-                ev = _base("resolved", now, None, key, self.tracker.ips[key].owner)
-                ev["macs"] = self._macs(key)
+                if self._node_map is None and self.nodes is not None:
+                    self._node_map = self.nodes()
+                ev = self._event("resolved", now, None, key, self.tracker.ips[key].owner)
+                self._add_macs(ev, key)
                 ev["quiet_since"] = round(last, 6)
                 out.append(ev)
         return out
@@ -161,7 +200,8 @@ class EventPolicy:
     def summary(self, now: float, counts: Mapping[str, int], drops: int,
                 interfaces: Mapping[str, str]) -> dict[str, Any]:
         """A periodic ``summary`` line: verdict counts, frame counts, drops."""
-        report = build_report(self.tracker, counts, self.vips, mode="watch")
+        report = build_report(self.tracker, counts, self.vips, mode="watch",
+                              nodes=self.nodes() if self.nodes is not None else None)
         ev = _base("summary", now)
         ev.update(
             ips=report["summary"],

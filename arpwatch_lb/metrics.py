@@ -16,7 +16,13 @@ docs/kubernetes.md has the table and the PromQL):
   nodes fight: the last flip-flop or duplicate reply within the window);
 * global: ``arpwatch_lb_frames_total{kind}``, ``_tracked_ips``,
   ``_exported_ips``; when the source has them: ``_kernel_drops_total``,
-  ``_probe_rtt_seconds`` (summary), ``_kubernetes_vips``, ``_kubernetes_api_up``.
+  ``_probe_rtt_seconds`` (summary), ``_probe_requests_total``,
+  ``_probe_answered_total``, ``_kubernetes_vips``, ``_kubernetes_api_up``;
+* per probed VIP: ``arpwatch_lb_ip_probe_rtt_seconds{vip}`` (summary) — only
+  for VIPs exported with per-IP metrics, so bounded like them.
+
+With a MAC → node mapping, ``_ip_contested`` follows the node-aware verdict
+(:mod:`arpwatch_lb.verdicts`): two MACs of one node are not a fight.
 
 **Bounded labels.**  A flood of spoofed MACs must not explode cardinality:
 per IP only the first ``max_macs`` MACs to claim it get their own ``mac``
@@ -103,6 +109,10 @@ class MetricsSnapshot:
     kernel_drops: int | None = None
     probe_rtts: tuple[int, float] | None = None
     """(count, sum of seconds) of probe round trips, if probes ran."""
+    probe_requests: tuple[int, int] | None = None
+    """(requests sent, requests answered), if the source probes."""
+    probe_rtts_by_vip: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    """VIP → (count, sum of seconds); only exported VIPs (see :func:`snapshot_tracker`)."""
     kubernetes: tuple[int, bool] | None = None
     """(VIPs known, API reachable) when Kubernetes discovery is on."""
 
@@ -137,7 +147,8 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
         owner_node=nodes.get(st.owner, "") if st.owner in labelled else "",
         claimants=len(macs), nodes=distinct,
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
-        contested=verdict(st) == CONTESTED and distinct > 1 and now - last_fight <= horizon,
+        contested=(verdict(st, nodes) == CONTESTED and distinct > 1
+                   and now - last_fight <= horizon),
     )
 
 
@@ -155,7 +166,10 @@ def snapshot_tracker(tracker: OwnershipTracker,
     discovery); ``None``: all.  ``nodes``: MAC → node name (or a callable); ``recent``: an IP is
     contested while its last flip-flop/duplicate reply is at most this many
     seconds older than the tracker's network time (default: the tracker's
-    window).  ``extra``: ``kernel_drops``, ``probe_rtts``, ``kubernetes`` fields.
+    window).  ``extra``: ``kernel_drops``, ``probe_rtts``, ``probe_requests``,
+    ``kubernetes`` fields, or ``probes``: a :class:`~arpwatch_lb.probe.ProbeRtts`
+    whose totals fill ``probe_rtts``/``probe_requests`` and whose per-VIP round
+    trips are exported for the VIPs that get per-IP metrics.
     """
     sel = vips() if callable(vips) else vips
     horizon = tracker.window if recent is None else recent
@@ -182,8 +196,16 @@ def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mappin
     samples = [_sample(st, node_map, now, horizon, max_macs) for st in states]
     frames = dict(counts or {})
     frames.setdefault("claims", sum(st.frames for st in list(tracker.ips.values())))
+    fields = dict(extra)
+    probes = fields.pop("probes", None)
+    if probes is not None:
+        requests, answered, total, per_ip = probes.snapshot()
+        exported = {s.vip for s in samples}
+        fields.update(probe_rtts=total, probe_requests=(requests, answered),
+                      probe_rtts_by_vip={v: per_ip[ip] for ip in per_ip
+                                         if (v := format_ip(ip)) in exported})
     return MetricsSnapshot(ips=tuple(samples), frames=frames, tracked_ips=len(tracker.ips),
-                           **extra)
+                           **fields)
 
 
 class TrackerCollector:
@@ -248,8 +270,22 @@ class TrackerCollector:
                                       value=snap.kernel_drops)
         if snap.probe_rtts is not None:
             yield SummaryMetricFamily("arpwatch_lb_probe_rtt_seconds",
-                                      "Round-trip time of ARP probes.",
+                                      "Round-trip time of ARP probes (request sent to reply "
+                                      "received, per replying MAC).",
                                       count_value=snap.probe_rtts[0], sum_value=snap.probe_rtts[1])
+        if snap.probe_requests is not None:
+            yield CounterMetricFamily("arpwatch_lb_probe_requests",
+                                      "ARP who-has probes sent.", value=snap.probe_requests[0])
+            yield CounterMetricFamily("arpwatch_lb_probe_answered",
+                                      "ARP who-has probes that got at least one reply.",
+                                      value=snap.probe_requests[1])
+        if snap.probe_rtts_by_vip:
+            per_vip = SummaryMetricFamily("arpwatch_lb_ip_probe_rtt_seconds",
+                                          "Round-trip time of ARP probes of the VIP.",
+                                          labels=["vip"])
+            for vip, (n, total) in sorted(snap.probe_rtts_by_vip.items()):
+                per_vip.add_metric([vip], count_value=n, sum_value=total)
+            yield per_vip
         if snap.kubernetes is not None:
             yield GaugeMetricFamily("arpwatch_lb_kubernetes_vips",
                                     "LoadBalancer VIPs known from the Kubernetes API.",

@@ -16,8 +16,10 @@ interface and does the bookkeeping that ``probe`` and ``watch`` share:
 
 Interface and drop facts are handed to ``on_fact(kind, interface, **fields)``
 and tracker changes to ``on_changes(changes, interface)``; the caller turns
-them into output.  The clock is injected (``clock``) for the facts that are
-not frames (a link going down has no packet timestamp).
+them into output.  ``on_claims(claims, interface)`` sees every batch of
+decoded claims after the tracker (the probe sources match replies there).
+The clock is injected (``clock``) for the facts that are not frames (a link
+going down has no packet timestamp).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class Monitor:
                  pcap: PcapWriter | None = None,
                  on_changes: Callable[[list[Change], str], None] | None = None,
                  on_fact: Callable[..., None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_claims: Callable[[list[Claim], str], None] | None = None) -> None:
         self.tracker = tracker
         self.counts = counts if counts is not None else FrameCounts()
         self.open_source = open_source
@@ -84,6 +87,7 @@ class Monitor:
         self.pcap = pcap
         self.on_changes = on_changes
         self.on_fact = on_fact or (lambda *a, **k: None)
+        self.on_claims = on_claims
         self.clock = clock
         self.links: dict[str, Link] = {}
         self._last_wake = 0.0
@@ -171,6 +175,8 @@ class Monitor:
             counts.update(other)
         link.frames += len(batch)
         self.tracker.feed_all(claims)
+        if self.on_claims is not None and claims:
+            self.on_claims(claims, link.name)
         if self.on_changes is not None and self.tracker.record_events:
             changes = self.tracker.drain()
             if changes:

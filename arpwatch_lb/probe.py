@@ -1,9 +1,21 @@
 """Active probing: who-has requests crafted with scapy, sent at a bounded rate.
 
-Replies are not matched here: they arrive on the capture socket like every
-other frame and go through decode → tracker (see :mod:`arpwatch_lb.monitor`),
-so *every* reply within the timeout counts — two MACs answering one request
-become a duplicate reply, which ``arping -D`` (first reply wins) cannot show.
+Replies arrive on the capture socket like every other frame and go through
+decode → tracker (see :mod:`arpwatch_lb.monitor`), so *every* reply within
+the timeout counts — two MACs answering one request become a duplicate
+reply, which ``arping -D`` (first reply wins) cannot show.
+
+Round-trip times are the probe source's business, not the tracker's (the
+tracker's only clock is the frames): :class:`ProbeRtts` remembers when each
+request left — the wall clock (``CLOCK_REALTIME``, the clock of the kernel's
+``SO_TIMESTAMPNS`` receive timestamps) read right before the send call — and
+sees the decoded claims of every batch (``Monitor(on_claims=...)``).  A reply
+*for* a probed address *to* our own MAC and IPv4 address is a round trip:
+its kernel receive timestamp minus the send time of the latest request for
+that address on that interface sent before it, once per replying MAC and
+request, if it came within ``timeout``.  ARP has no sequence numbers: a
+reply slower than the gap between two requests for the same address is
+credited to the later request.
 
 :class:`ProbePlan` is the pure schedule (rounds of requests over the targets,
 spaced ``gap`` = 1/rate apart, rounds ``interval`` apart); :func:`run_probe`
@@ -12,18 +24,22 @@ is the ``probe`` command's session.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .addresses import VipSet, format_ip, format_mac
 from .captures import FrameCounts
+from .frames import Claim
 from .live import CaptureError, FrameSource, LinkSocket, interface_addresses
 from .monitor import Monitor
 from .tracker import OwnershipTracker
 
-__all__ = ["DEFAULT_RATE", "ProbePlan", "ProbeResult", "run_probe", "who_has"]
+__all__ = ["DEFAULT_RATE", "ProbePlan", "ProbeResult", "ProbeRtts", "RttStats", "run_probe",
+           "who_has"]
 
 DEFAULT_RATE = 200.0  # requests per second, all targets together
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -98,6 +114,119 @@ class ProbePlan:
         return float("inf") if self.finished else max(0.0, self._next - now)
 
 
+@dataclass(slots=True)
+class RttStats:
+    """Count, sum, min and max of round-trip times (seconds)."""
+
+    count: int = 0
+    total: float = 0.0
+    min: float = float("inf")
+    max: float = 0.0
+
+    def add(self, rtt: float) -> None:
+        """Account one round trip."""
+        self.count += 1
+        self.total += rtt
+        if rtt < self.min:
+            self.min = rtt
+        if rtt > self.max:
+            self.max = rtt
+
+    def doc(self) -> dict[str, Any]:
+        """``{count, min, avg, max}`` (seconds, microsecond precision; null without any)."""
+        if not self.count:
+            return {"count": 0, "min": None, "avg": None, "max": None}
+        return {"count": self.count, "min": round(self.min, 6),
+                "avg": round(self.total / self.count, 6), "max": round(self.max, 6)}
+
+
+@dataclass(slots=True)
+class _Sent:
+    time: float
+    repliers: set[bytes] = field(default_factory=set)
+
+
+class ProbeRtts:
+    """Round trips of our who-has requests; see the module docstring.
+
+    :meth:`sent` is called by the sender, :meth:`observe` with every batch of
+    decoded claims (capture thread); :meth:`snapshot`/:meth:`report` may be
+    called from another thread (the metrics server).
+    """
+
+    KEEP = 4
+    """Requests remembered per (interface, address) for matching replies."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        """A reply later than this after its request is not counted."""
+        self.requests = 0
+        """Requests sent (all interfaces)."""
+        self.answered = 0
+        """Requests that got at least one reply."""
+        self.total = RttStats()
+        self.per_ip: dict[bytes, RttStats] = {}
+        self._ours: dict[str, tuple[bytes, bytes]] = {}
+        self._pending: dict[tuple[str, bytes], deque[_Sent]] = {}
+        self._lock = threading.Lock()
+
+    def sent(self, interface: str, mac: bytes, ip: bytes, target: bytes, t: float) -> None:
+        """A request for ``target`` left ``interface`` (our ``mac``/``ip``) at wall time ``t``."""
+        self._ours[interface] = (mac, ip)
+        q = self._pending.get((interface, target))
+        if q is None:
+            q = self._pending[interface, target] = deque(maxlen=self.KEEP)
+        q.append(_Sent(t))
+        with self._lock:
+            self.requests += 1
+
+    def observe(self, claims: Iterable[Claim], interface: str) -> None:
+        """Match the replies among ``claims`` (received on ``interface``) to our requests."""
+        ours = self._ours.get(interface)
+        if ours is None:
+            return
+        mac, ip = ours
+        pending = self._pending
+        for c in claims:
+            if c.op != 2 or c.tpa != ip or c.tha != mac:
+                continue
+            q = pending.get((interface, c.spa))
+            if not q:
+                continue
+            t = c.time
+            req = next((s for s in reversed(q) if s.time <= t), None)
+            if req is None or t - req.time > self.timeout or c.sha in req.repliers:
+                continue
+            req.repliers.add(c.sha)
+            rtt = t - req.time
+            with self._lock:
+                if len(req.repliers) == 1:
+                    self.answered += 1
+                self.total.add(rtt)
+                st = self.per_ip.get(c.spa)
+                if st is None:
+                    st = self.per_ip[c.spa] = RttStats()
+                st.add(rtt)
+
+    def report(self) -> dict[str, Any]:
+        """The report's ``probes`` object."""
+        with self._lock:
+            return {"sent": self.requests, "answered": self.answered,
+                    "rtt_seconds": self.total.doc()}
+
+    def ip_doc(self, ip: bytes) -> dict[str, Any] | None:
+        """The report's per-IP ``probe_rtt``: ``{count, min, avg, max}``, or None."""
+        with self._lock:
+            st = self.per_ip.get(ip)
+            return st.doc() if st is not None else None
+
+    def snapshot(self) -> tuple[int, int, tuple[int, float], Mapping[bytes, tuple[int, float]]]:
+        """(requests, answered, (count, sum), {ip: (count, sum)}) for the metrics."""
+        with self._lock:
+            return (self.requests, self.answered, (self.total.count, self.total.total),
+                    {ip: (s.count, s.total) for ip, s in self.per_ip.items()})
+
+
 @dataclass
 class ProbeResult:
     """What a probe session gathered besides the tracker."""
@@ -106,6 +235,7 @@ class ProbeResult:
     sources: list[dict[str, Any]]
     warnings: list[str]
     requests: int
+    rtts: ProbeRtts | None = None
 
 
 def run_probe(interface: str, vips: VipSet, tracker: OwnershipTracker, *, count: int,
@@ -122,7 +252,9 @@ def run_probe(interface: str, vips: VipSet, tracker: OwnershipTracker, *, count:
     if ip is None:
         raise CaptureError(f"{interface} has no IPv4 address to send requests from")
     frames: dict[bytes, bytes] = {}
-    monitor = Monitor([interface], tracker, open_source=open_source)
+    rtts = ProbeRtts(timeout)
+    monitor = Monitor([interface], tracker, open_source=open_source, on_claims=rtts.observe)
+    wall = time.time  # CLOCK_REALTIME, like the SO_TIMESTAMPNS receive times
     try:
         plan = ProbePlan(vips.addresses(), count, interval, rate, clock())
         while not plan.finished:
@@ -130,13 +262,15 @@ def run_probe(interface: str, vips: VipSet, tracker: OwnershipTracker, *, count:
                 frame = frames.get(target)
                 if frame is None:
                     frame = frames[target] = who_has(mac, ip, target)
-                monitor.send(interface, frame)
+                t = wall()  # before the send: a reply may be received before send() returns
+                if monitor.send(interface, frame):
+                    rtts.sent(interface, mac, ip, target, t)
             monitor.pump(min(plan.wait(clock()), 0.05))
         end = clock() + timeout
         while (left := end - clock()) > 0:
             monitor.pump(min(left, 0.1))
         monitor.drain_all()
         monitor.read_stats()
-        return ProbeResult(monitor.counts, monitor.sources(), monitor.warnings(), plan.sent)
+        return ProbeResult(monitor.counts, monitor.sources(), monitor.warnings(), plan.sent, rtts)
     finally:
         monitor.close()

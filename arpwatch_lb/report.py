@@ -8,11 +8,14 @@ README; fields are only ever added, never renamed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .addresses import VipSet, format_ip, format_mac
+from .addresses import VipSet, format_ip, format_mac, parse_ip
 from .tracker import IpState, OwnershipTracker
 from .verdicts import UNCLAIMED, VERDICT_ORDER, exit_status, verdict
+
+if TYPE_CHECKING:
+    from .probe import ProbeRtts
 
 __all__ = ["SCHEMA", "build_report", "frames_section", "report_exit_status"]
 
@@ -39,7 +42,8 @@ def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict
     return out
 
 
-def _ip_entry(st: IpState, tracker: OwnershipTracker) -> dict[str, Any]:
+def _ip_entry(st: IpState, tracker: OwnershipTracker,
+              nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
     vlan, inner, ip = st.key
     claimants = []
     for mac, c in st.claimants().items():
@@ -52,12 +56,14 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker) -> dict[str, Any]:
             "host_ips": [format_ip(k[2]) for k in tracker.other_ips(mac, st.key)[:HOST_IPS]],
             "other_ips": tracker.mac_ip_counts.get(mac, 1) - 1,
         })
+        if nodes is not None:
+            claimants[-1]["node"] = nodes.get(mac)
     timeline = st.timeline()
-    return {
+    entry = {
         "ip": format_ip(ip),
         "vlan": vlan,
         "inner_vlan": inner,
-        "verdict": verdict(st),
+        "verdict": verdict(st, nodes),
         "owner": format_mac(st.owner),
         "owner_since": _t(st.run_first),
         "claimants": claimants,
@@ -77,6 +83,11 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker) -> dict[str, Any]:
                       "frames": r.frames} for r in timeline],
         "timeline_complete": st.changes + 1 == len(timeline),
     }
+    if nodes is not None:
+        named = [c["node"] for c in claimants]
+        entry["nodes"] = list(dict.fromkeys(n for n in named if n is not None))
+        entry["same_node"] = len(claimants) > 1 and None not in named and len(entry["nodes"]) == 1
+    return entry
 
 
 def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
@@ -102,17 +113,32 @@ def select(tracker: OwnershipTracker, vips: VipSet) -> list[IpState]:
 
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
                  sources: Iterable[Mapping[str, Any]] = (), warnings: Iterable[str] = (),
-                 errors: Iterable[str] = (), mode: str = "replay") -> dict[str, Any]:
-    """The whole report document."""
-    entries = [_ip_entry(st, tracker) for st in select(tracker, vips)]
+                 errors: Iterable[str] = (), mode: str = "replay",
+                 probes: ProbeRtts | None = None,
+                 nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+    """The whole report document.
+
+    ``probes`` (``probe``/``watch``): adds the top-level ``probes`` object and
+    a ``probe_rtt`` to every IP.  ``nodes`` (MAC → node name, ``--kubernetes``):
+    adds ``node`` to every claimant and ``nodes``/``same_node`` to every IP,
+    and the verdicts are judged per node (:func:`arpwatch_lb.verdicts.verdict`).
+    """
+    entries = [_ip_entry(st, tracker, nodes) for st in select(tracker, vips)]
     claimed: set[bytes] = {k[2] for k in tracker.ips}
-    entries += [_unclaimed_entry(ip) for ip in vips.singles if ip not in claimed]
+    unclaimed = [_unclaimed_entry(ip) for ip in vips.singles if ip not in claimed]
+    if nodes is not None:
+        for e in unclaimed:
+            e.update(nodes=[], same_node=False)
+    entries += unclaimed
+    if probes is not None:
+        for e in entries:
+            e["probe_rtt"] = probes.ip_doc(parse_ip(e["ip"]))
     entries.sort(key=_sort_key)
     summary = {v: 0 for v in VERDICT_ORDER}
     for e in entries:
         summary[e["verdict"]] += 1
     times = [st.first_seen for st in tracker.ips.values()]
-    return {
+    doc = {
         "schema": SCHEMA,
         "mode": mode,
         "window": tracker.window,
@@ -127,6 +153,9 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
         "warnings": list(warnings),
         "errors": list(errors),
     }
+    if probes is not None:
+        doc["probes"] = probes.report()
+    return doc
 
 
 def report_exit_status(report: Mapping[str, Any]) -> int:

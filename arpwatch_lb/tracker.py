@@ -20,10 +20,15 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   every half second across a clean failover gets one answer per request from
   the old owner, then one from the new owner, and that is not two announcers.
   When the request was not seen (a switch delivered only the replies), the
-  time window alone decides.
+  time window alone decides.  A reply pairs with a request at most
+  ``dup_window`` older than itself, so forgetting older requests (the tables
+  are pruned by network time) never changes a result.
 * Per claimant MAC: frames, first and last seen.  These are folded in when a
   run closes, so the hot path — another claim by the current owner — touches
   only the open run.
+* Per IP, which two MACs each flip-flop or duplicate reply was between
+  (``fight_pairs``, bounded): policy that knows which MACs belong to one
+  machine (:mod:`arpwatch_lb.verdicts` with a MAC → node mapping) needs it.
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
   exact regardless.
 
@@ -50,9 +55,10 @@ Key = tuple[int | None, int | None, bytes]
 DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
 DEFAULT_MAX_RUNS = 64
-MAX_REQUESTERS = 1024  # pending reply slots per IP before old ones are pruned
-MAX_ASKED = 65536  # remembered requests (requester → asked IP) before old ones are pruned
+PRUNE_EVERY = 10.0  # s of network time between prunes of the request/reply tables
+MAX_PENDING = 1 << 18  # remembered requests + replies before a prune is forced
 MAX_IPS_PER_MAC = 16  # "other IPs" remembered per MAC (the count stays exact)
+MAX_FIGHT_PAIRS = 32  # MAC pairs remembered per IP for flip-flops / duplicate replies
 
 
 @dataclass(slots=True)
@@ -110,8 +116,11 @@ class IpState:
     first_flip_flop: float | None = None
     last_flip_flop: float | None = None
     last_duplicate_reply: float | None = None
-    pending_replies: dict[bytes, tuple[bytes, float, float | None]] = field(default_factory=dict)
-    """Requester IP → (MAC, time, time of the request it answered) of the latest reply."""
+    fight_pairs: dict[tuple[bytes, bytes], int] | None = None
+    """Which two MACs each flip-flop or duplicate reply was between (sorted pair → count),
+    created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
+    fight_pairs_overflow: bool = False
+    """More distinct pairs fought than were remembered (policy must assume the worst)."""
 
     @property
     def frames(self) -> int:
@@ -164,8 +173,14 @@ class OwnershipTracker:
         self.events: list[Change] = []
         self.asked: dict[tuple[int | None, int | None, bytes, bytes], float] = {}
         """(VLAN, inner VLAN, asked IP, requester IP) → time of the latest request."""
+        self.answered: dict[tuple[int | None, int | None, bytes, bytes],
+                            tuple[bytes, float, float | None]] = {}
+        """Same key → (MAC, time, time of the request it answered) of the latest reply."""
+        self._pruned = 0.0
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
+        self.claimant_pairs = 0
+        """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
 
     # -- feeding ----------------------------------------------------------
 
@@ -184,6 +199,10 @@ class OwnershipTracker:
         now = self.now
         max_runs = self.max_runs
         asked = self.asked
+        asked_get = asked.get
+        answered = self.answered
+        answered_get = answered.get
+        dup_window = self.dup_window
         for c in claims:
             t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
             key = (vlan, inner, spa)
@@ -206,14 +225,23 @@ class OwnershipTracker:
             else:
                 st.replies += 1
                 if tpa != spa:
-                    self._reply(st, c, t)
+                    # Pair the reply with the request it answers (see the module docstring).
+                    rk = (vlan, inner, spa, tpa)
+                    asked_at = asked_get(rk)
+                    if asked_at is not None and t - asked_at > dup_window:
+                        asked_at = None  # too old to be what this reply answers (and prunable)
+                    prev = answered_get(rk)
+                    if (prev is not None and prev[0] != sha and t - prev[1] <= dup_window
+                            and prev[2] == asked_at):
+                        self._duplicate_reply(st, prev[0], sha, tpa, t)
+                    answered[rk] = (sha, t, asked_at)
             if spa == tpa:
                 st.gratuitous += 1
             if src != sha and src is not None:
                 st.eth_mismatch += 1
         self.now = now
-        if len(asked) > MAX_ASKED:
-            self._prune_asked()
+        if now - self._pruned > PRUNE_EVERY or len(asked) + len(answered) > MAX_PENDING:
+            self._prune()
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events."""
@@ -222,6 +250,7 @@ class OwnershipTracker:
 
     def _new_claimant(self, st: IpState, mac: bytes, t: float) -> None:
         seen = self.mac_ips.setdefault(mac, {})
+        self.claimant_pairs += 1
         self.mac_ip_counts[mac] = self.mac_ip_counts.get(mac, 0) + 1
         if len(seen) < MAX_IPS_PER_MAC:
             seen[st.key] = None
@@ -249,35 +278,35 @@ class OwnershipTracker:
             if st.first_flip_flop is None:
                 st.first_flip_flop = t
             st.last_flip_flop = t
+            _fight_pair(st, old, mac)
         if self.record_events:
             self.events.append(Change(kind="flip_flop" if flip else "owner_changed", time=t,
                                       key=st.key, mac=mac, previous=old))
 
-    def _prune_asked(self) -> None:
+    def _prune(self) -> None:
+        """Forget requests and replies older than the duplicate window.
+
+        Runs every ``PRUNE_EVERY`` seconds of network time, so these tables
+        hold at most that much traffic; a flood of distinct requests within
+        one window is cut at ``MAX_PENDING``.  A request older than the window
+        pairs with nothing any more, so forgetting it changes no verdict.
+        """
         horizon = self.now - self.dup_window
         self.asked = {k: v for k, v in self.asked.items() if v >= horizon}
-        if len(self.asked) > MAX_ASKED:  # a flood of distinct requests within one window
+        self.answered = {k: v for k, v in self.answered.items() if v[1] >= horizon}
+        if len(self.asked) + len(self.answered) > MAX_PENDING:
             self.asked.clear()
+            self.answered.clear()
+        self._pruned = self.now
 
-    def _reply(self, st: IpState, c: Claim, t: float) -> None:
-        requester = c.tpa
-        asked_at = self.asked.get((c.vlan, c.inner_vlan, c.spa, requester))
-        pending = st.pending_replies
-        prev = pending.get(requester)
-        if (prev is not None and prev[0] != c.sha and t - prev[1] <= self.dup_window
-                and prev[2] == asked_at):
-            st.duplicate_replies += 1
-            st.last_duplicate_reply = t
-            if self.record_events:
-                self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
-                                          mac=c.sha, previous=prev[0], requester=c.tpa))
-        pending[requester] = (c.sha, t, asked_at)
-        if len(pending) > MAX_REQUESTERS:
-            horizon = t - self.dup_window
-            for k in [k for k, v in pending.items() if v[1] < horizon]:
-                del pending[k]
-            if len(pending) > MAX_REQUESTERS:  # a flood of distinct requesters
-                pending.clear()
+    def _duplicate_reply(self, st: IpState, first: bytes, second: bytes, requester: bytes,
+                         t: float) -> None:
+        st.duplicate_replies += 1
+        st.last_duplicate_reply = t
+        _fight_pair(st, first, second)
+        if self.record_events:
+            self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
+                                      mac=second, previous=first, requester=requester))
 
     # -- reading ----------------------------------------------------------
 
@@ -290,3 +319,18 @@ class OwnershipTracker:
 
     def __len__(self) -> int:
         return len(self.ips)
+
+
+def _fight_pair(st: IpState, a: bytes, b: bytes) -> None:
+    """Remember that ``a`` and ``b`` fought over ``st`` (a flip-flop or a duplicate reply)."""
+    pairs = st.fight_pairs
+    if pairs is None:
+        pairs = st.fight_pairs = {}
+    pair = (a, b) if a < b else (b, a)
+    n = pairs.get(pair)
+    if n is not None:
+        pairs[pair] = n + 1
+    elif len(pairs) < MAX_FIGHT_PAIRS:
+        pairs[pair] = 1
+    else:
+        st.fight_pairs_overflow = True

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +23,7 @@ from .captures import FrameCounts
 from .events import EventPolicy
 from .live import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
 from .monitor import Monitor
-from .probe import DEFAULT_RATE, ProbePlan, who_has
+from .probe import DEFAULT_RATE, ProbePlan, ProbeRtts, who_has
 from .report import build_report
 from .sinks import render_table
 from .sinks.jsonl import JsonLines
@@ -36,6 +36,8 @@ TICK = 0.1
 HOUSEKEEPING = 1.0
 CLEAR = "\x1b[H\x1b[2J"
 RECENT_EVENTS = 10
+RTT_LIMIT = 5.0
+"""A probe reply counts as a round trip within min(--probe-interval, this) seconds."""
 
 
 @dataclass
@@ -70,10 +72,13 @@ class WatchSession:
         self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._stop = False
+        self.nodes: Callable[[], Mapping[bytes, str]] | None = None
+        """MAC → node name (``--kubernetes``, set by :class:`~arpwatch_lb.watch_extras.WatchExtras`)."""
+        self.rtts = ProbeRtts(min(cfg.probe_interval, RTT_LIMIT))
         opener = open_source or (lambda name: LinkSocket(name, cfg.promisc, cfg.buffer_bytes))
         self.monitor = Monitor(list(cfg.interfaces), self.tracker, self.counts,
                                open_source=opener, on_changes=self._changes,
-                               on_fact=self._fact)
+                               on_fact=self._fact, on_claims=self.rtts.observe)
         self.pcap: PcapWriter | None = None
         if cfg.write_pcap is not None:
             try:
@@ -133,6 +138,7 @@ class WatchSession:
         plan = (ProbePlan(self.cfg.vips.addresses(), 0, cfg.probe_interval, cfg.rate, start)
                 if self._probers else None)
         frames: dict[tuple[str, bytes], bytes] = {}
+        wall = time.time  # CLOCK_REALTIME, like the kernel's receive timestamps
         next_house = start + HOUSEKEEPING
         next_summary = start + cfg.summary_interval
         if ready is not None:
@@ -147,7 +153,9 @@ class WatchSession:
                         frame = frames.get((name, target))
                         if frame is None:
                             frame = frames[name, target] = who_has(mac, ip, target)
-                        self.monitor.send(name, frame)
+                        t = wall()  # before the send: the reply may be received before it returns
+                        if self.monitor.send(name, frame):
+                            self.rtts.sent(name, mac, ip, target, t)
             wait = min(TICK, end - now, next_house - now)
             if plan is not None:
                 wait = min(wait, plan.wait(now))
@@ -191,7 +199,8 @@ class WatchSession:
             for s in sources:
                 s["pcap"] = [str(p) for p in self.pcap.files]
         return build_report(self.tracker, self.counts, self.cfg.vips, sources,
-                            self.monitor.warnings(), mode="watch")
+                            self.monitor.warnings(), mode="watch", probes=self.rtts,
+                            nodes=self.nodes() if self.nodes is not None else None)
 
     def close(self) -> None:
         """Close sockets and the pcap file."""

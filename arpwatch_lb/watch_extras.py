@@ -7,8 +7,10 @@ Kept apart from :mod:`arpwatch_lb.watch` so the capture loop stays as it is:
 * with ``kubernetes``: starts a :class:`~arpwatch_lb.kube.discovery.VipWatcher`
   whose snapshots replace the session's VIP selection as Services change (the
   user's ``--vip`` addresses stay in it); MAC → node names from the nodes'
-  InternalIPs for metrics;
-* with ``metrics_port``: serves ``/metrics`` and ``/healthz``.
+  InternalIPs for metrics, for the report (``session.nodes``) and for the
+  events (``session.policy.nodes``);
+* with ``metrics_port``: serves ``/metrics`` and ``/healthz`` (probe round
+  trips from ``session.rtts`` when the session has them).
 
 The command wires it with three lines: the :func:`watch_extras_options`
 decorator, ``extras = WatchExtras(...).attach(session)`` and ``extras.close()``.
@@ -17,6 +19,7 @@ decorator, ``extras = WatchExtras(...).attach(session)`` and ``extras.close()``.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -28,11 +31,14 @@ from .options import InputError
 if TYPE_CHECKING:
     from .metrics import IpSelection
 
-__all__ = ["WatchExtras", "kubernetes_options", "kubernetes_vips", "watch_extras_options"]
+__all__ = ["WatchExtras", "kubernetes_options", "kubernetes_targets", "kubernetes_vips",
+           "watch_extras_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 FIRST_SYNC = 10.0
 """Seconds ``attach`` waits for the first Service list before capturing anyway."""
+NODE_MAP_CHEAP = 4096
+"""Up to this many tracked IPs the MAC → node map is recomputed whenever it may change."""
 
 
 def watch_extras_options(f: F) -> F:
@@ -63,21 +69,40 @@ def kubernetes_vips(vips: VipSet, kubernetes: bool, kubeconfig: str | None) -> V
     when there is nothing to probe and
     :class:`~arpwatch_lb.options.InputError` on API problems.
     """
+    return kubernetes_targets(vips, kubernetes, kubeconfig, nodes=False)[0]
+
+
+def kubernetes_targets(vips: VipSet, kubernetes: bool, kubeconfig: str | None,
+                       nodes: bool = True, warn: Callable[[str], None] | None = None,
+                       ) -> tuple[VipSet, dict[str, str]]:
+    """:func:`kubernetes_vips` and, with ``nodes``, the nodes' InternalIPs (IP → node name).
+
+    RBAC refusing to list nodes costs the names, not the VIPs: ``warn`` is
+    told and the mapping is empty.
+    """
     if not kubernetes:
         if not vips:
             raise click.UsageError("Missing option '--vip' (or use --kubernetes).")
-        return vips
+        return vips, {}
     from .addresses import parse_vips
     from .kube import MissingExtra
 
+    node_ips: dict[str, str] = {}
     try:
-        from .kube.api import KubeApi, KubeError
-        from .kube.model import vip_snapshot
+        from .kube.api import KubeApi, KubeError, KubeForbidden
+        from .kube.model import node_internal_ips, vip_snapshot
 
         try:
             api = KubeApi(kubeconfig)
             try:
                 items, rv = api.list_services()
+                if nodes:
+                    try:
+                        node_ips = {ip: str(n["metadata"]["name"]) for n in api.list_nodes()
+                                    for ip in node_internal_ips(n)}
+                    except KubeForbidden as exc:
+                        if warn is not None:
+                            warn(f"kubernetes: {exc}; MACs stay without node names")
             finally:
                 api.close()
         except KubeError as exc:
@@ -87,7 +112,7 @@ def kubernetes_vips(vips: VipSet, kubernetes: bool, kubeconfig: str | None) -> V
     found = sorted(vip_snapshot(items, rv).vips)
     if not found and not vips:
         raise InputError("no Service of type LoadBalancer has a VIP yet: nothing to probe")
-    return parse_vips([*(str(n) for n in vips.networks), *found])
+    return parse_vips([*(str(n) for n in vips.networks), *found]), node_ips
 
 
 class WatchExtras:
@@ -106,7 +131,8 @@ class WatchExtras:
         self.server: Any = None
         self.session: Any = None
         self._user_vips = VipSet()
-        self._node_cache: tuple[int, dict[str, str], dict[bytes, str]] | None = None
+        self._node_cache: tuple[int, int, dict[str, str], dict[bytes, str]] | None = None
+        self._node_cache_at = 0.0
 
     def _log(self, message: str) -> None:
         self.err.write(f"arpwatch-lb: {message}\n")
@@ -124,6 +150,8 @@ class WatchExtras:
                 require_metrics()
             if self.kubernetes:
                 self._start_kubernetes()
+                session.nodes = self._nodes
+                session.policy.nodes = self._nodes
             if self.metrics_port is not None:
                 self._start_metrics()
         except MissingExtra as exc:
@@ -178,12 +206,21 @@ class WatchExtras:
         from .kube.nodes import mac_nodes
 
         node_ips = self.watcher.node_ips()
-        tracked = len(self.session.tracker.ips)
+        tracker = self.session.tracker
+        # A new (IP, MAC) claimant pair — a second NIC of a node claiming its
+        # address, say — changes the mapping; nothing else does.  Recomputing
+        # walks every tracked IP: cheap for a normal segment; during a flood of
+        # new IPs (a big tracker) at most once a second, so the names may lag.
+        version = (len(tracker.ips), getattr(tracker, "claimant_pairs", 0))
         cache = self._node_cache
-        if cache is not None and cache[0] == tracked and cache[1] == node_ips:
-            return cache[2]
-        nodes = mac_nodes(self.session.tracker, node_ips)
-        self._node_cache = (tracked, node_ips, nodes)
+        now = time.monotonic()
+        if cache is not None and cache[2] == node_ips and (
+                cache[:2] == version
+                or (version[0] > NODE_MAP_CHEAP and now - self._node_cache_at < 1.0)):
+            return cache[3]
+        nodes = mac_nodes(tracker, node_ips)
+        self._node_cache = (*version, node_ips, nodes)
+        self._node_cache_at = now
         return nodes
 
     # -- metrics ------------------------------------------------------------
@@ -199,7 +236,7 @@ class WatchExtras:
                 kube = (len(self.watcher.snapshot().vips), bool(self.watcher.connected))
             return snapshot_tracker(s.tracker, vips=self._selection(), counts=s.counts,
                                     nodes=self._nodes, kernel_drops=s.monitor.kernel_drops,
-                                    kubernetes=kube)
+                                    kubernetes=kube, probes=getattr(s, "rtts", None))
 
         def healthy() -> bool:
             links = getattr(s.monitor, "links", {})

@@ -299,6 +299,16 @@ class Host:
         self.run(["ip", "route", "replace", f"{ip}/32", "dev", "lo"])
         self.run(["ip", "neigh", "replace", "proxy", ip, "dev", self.ifname])
 
+    def add_nic(self, ifname: str, mac: str) -> None:
+        """Plug a second NIC ``ifname`` (MAC ``mac``, no address, up) into the switch.
+
+        A node with two NICs on one segment: with the kernel's default
+        ``arp_ignore=0`` *both* answer a who-has for any of the host's
+        addresses ("ARP flux"), each with its own MAC — two MACs, one node.
+        ``rp_filter`` is turned off so the kernel answers on either NIC.
+        """
+        self.lab._add_nic(self, ifname, mac)
+
     def read_mac(self) -> str:
         """MAC address of ``eth0`` as the kernel reports it."""
         return self.run(["cat", f"/sys/class/net/{self.ifname}/address"]).stdout.strip()
@@ -341,6 +351,7 @@ class Lab:
         self.ageing_time = ageing_time
         self.switch_ns = f"{prefix}-sw"
         self.hosts: dict[str, Host] = {}
+        self._extra_macs: set[str] = set()
         self.tmpdir: Path | None = None
         self._namespaces: list[str] = []
         self._procs: list[subprocess.Popen[Any]] = []
@@ -494,7 +505,7 @@ class Lab:
         mac = (mac or f"02:00:5e:10:00:{index:02x}").lower()
         if not _MAC_RE.match(mac) or int(mac[:2], 16) & 1:
             raise LabError(f"bad unicast MAC {mac!r}")
-        if any(h.mac == mac for h in self.hosts.values()):
+        if any(h.mac == mac for h in self.hosts.values()) or mac in self._extra_macs:
             raise LabError(f"MAC {mac} already used in this lab")
         ns = f"{self.prefix}-{name}"
         port = f"p{index}"
@@ -531,6 +542,32 @@ class Lab:
         host = Host(self, name, ns, mac, ip, port)
         self.hosts[name] = host
         return host
+
+    def _add_nic(self, host: Host, ifname: str, mac: str) -> None:
+        self._check_usable()
+        mac = mac.lower()
+        if not _MAC_RE.match(mac) or int(mac[:2], 16) & 1:
+            raise LabError(f"bad unicast MAC {mac!r}")
+        if any(h.mac == mac for h in self.hosts.values()) or mac in self._extra_macs:
+            raise LabError(f"MAC {mac} already used in this lab")
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,7}", ifname) or ifname == Host.ifname:
+            raise LabError(f"bad interface name {ifname!r}")
+        self._extra_macs.add(mac)
+        port = f"x{len(self._extra_macs)}"
+        sw = self.switch_ns
+        try:
+            _run(["ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", ifname,
+                  "netns", host.ns])
+            _run(["ip", "-n", sw, "link", "set", port, "master", "br0"])
+            if self.hub:
+                _run(["ip", "-n", sw, "link", "set", port, "type", "bridge_slave", "learning", "off"])
+            _run(["ip", "-n", sw, "link", "set", port, "up"])
+            _run(["ip", "-n", host.ns, "link", "set", ifname, "address", mac])
+            for conf in ("all", "default", Host.ifname, ifname):
+                host.sysctl(f"net.ipv4.conf.{conf}.rp_filter", 0)
+            _run(["ip", "-n", host.ns, "link", "set", ifname, "up"])
+        except CommandError as exc:
+            raise LabError(f"cannot add {ifname} to host {host.name!r}: {exc}") from exc
 
     def _check_usable(self) -> None:
         if not self._built:

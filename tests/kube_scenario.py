@@ -177,3 +177,28 @@ def populate(api: FakeApiServer, events: int = 3000, flaps: int = 20) -> None:
         api.put("services", contested_service(with_ports=i % 2 == 1))
     for i in range(events):
         api.put("events", node_assigned_event(i))
+
+
+NODE1_NIC2 = "02:00:5e:10:01:01"
+"""node1's second NIC on the segment (``lab.netlab.Host.add_nic``): two MACs, one node."""
+
+
+def two_nic_pcap(path: Path, start: float = 1_795_830_000.0, rounds: int = 4) -> Path:
+    """node1 with two NICs on the segment and the kernel's default ``arp_ignore=0``.
+
+    The client asks who has node1's InternalIP, then the VIP (bound on node1),
+    once a second; *both* NICs of node1 answer every request, each with its
+    own MAC ("ARP flux") — a duplicate reply per request from one node.
+    """
+    node1_ip, nic1 = NODES["node1"]
+    frames = []
+    for i in range(rounds):
+        t = start + i
+        for k, target in enumerate((node1_ip, VIP)):
+            tk = t + k * 0.1
+            frames.append((tk, arp_frame(1, CLIENT[1], CLIENT[0], "00:00:00:00:00:00", target,
+                                         BROADCAST)))
+            for j, mac in enumerate((nic1, NODE1_NIC2)):
+                frames.append((tk + 0.001 + j * 0.0005,
+                               arp_frame(2, mac, target, CLIENT[1], CLIENT[0], CLIENT[1])))
+    return write_pcap(path, frames)

@@ -43,6 +43,34 @@ def test_probe_single_owner_is_ok(live_lab: Lab) -> None:
     assert rep["sources"][0]["kernel_drops"] == 0
 
 
+def test_probe_round_trip_times(live_lab: Lab) -> None:
+    """Every request is answered once by the owner's kernel: one round trip per request,
+    each between the send and the timeout; the table shows them too."""
+    owner = live_lab.add_host("owner")
+    prober = live_lab.add_host("prober")
+    owner.add_address(f"{VIP}/32")
+    timeout = 0.5
+    r = arpwatch(prober, "probe", "--vip", VIP, "-i", "eth0", "--count", "5",
+                 "--interval", "0.1", "--timeout", str(timeout), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = _report(r)
+    requests = rep["probe"]["requests"]
+    assert requests == 5
+    probes = rep["probes"]
+    assert (probes["sent"], probes["answered"]) == (requests, requests)
+    rtt = probes["rtt_seconds"]
+    assert rtt["count"] == requests
+    assert 0 < rtt["min"] <= rtt["avg"] <= rtt["max"] < timeout
+    e = _entry(rep, VIP)
+    assert e["probe_rtt"] == rtt  # one VIP: its round trips are all of them
+    print(f"lab probe RTT: {rtt}")
+    table = arpwatch(prober, "probe", "--vip", VIP, "-i", "eth0", "--count", "2",
+                     "--interval", "0.1", "--timeout", "0.3")
+    assert table.returncode == 0, table.stderr
+    assert "our who-has probes: 2 sent, 2 answered; round trips " in table.stdout
+    assert " ms (2)" in table.stdout
+
+
 def test_probe_two_answers_is_contested(live_lab: Lab) -> None:
     a, b = live_lab.add_host("a"), live_lab.add_host("b")
     prober = live_lab.add_host("prober")
@@ -55,6 +83,7 @@ def test_probe_two_answers_is_contested(live_lab: Lab) -> None:
     assert e["verdict"] == "contested"
     assert sorted(c["mac"] for c in e["claimants"]) == sorted([a.mac, b.mac])
     assert e["duplicate_replies"] >= 3  # one per request: every reply counted
+    assert e["probe_rtt"]["count"] == 6  # one round trip per replying MAC and request
 
 
 def test_probe_unanswered_vip_is_unclaimed(live_lab: Lab) -> None:

@@ -99,6 +99,13 @@ def test_watch_probes_find_duplicate_answers_and_pcap_rotates(live_lab: Lab,
     assert e["duplicate_replies"] >= 4  # one per probe round
     dups = [ev for ev in events if ev["event"] == "duplicate_reply"]
     assert dups and dups[0]["requester"] == watcher.ip and dups[0]["ip"] == vip
+    # round trips: both MACs answer each probe (the last one may be cut off by --duration)
+    probes = report["probes"]
+    assert probes["sent"] >= 4 and probes["answered"] >= probes["sent"] - 1
+    rtt = probes["rtt_seconds"]
+    assert 2 * probes["answered"] - 1 <= rtt["count"] <= 2 * probes["answered"]
+    assert 0 < rtt["min"] <= rtt["max"] < 0.5
+    assert e["probe_rtt"] == rtt
     files = report["sources"][0]["pcap"]
     assert len(files) > 2 and files[0] == str(pcap) and files[1] == f"{pcap}.1"
     r = arpwatch(watcher, "replay", *files, "--format", "json", "--vip", vip)

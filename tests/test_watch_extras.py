@@ -150,3 +150,48 @@ def test_kubernetes_vips_for_probe(cluster: tuple[FakeApiServer, Path]) -> None:
     server.forbidden.add(("list", "services"))
     with pytest.raises(InputError, match="forbidden"):
         kubernetes_vips(VipSet(), True, str(kc))
+
+
+def test_two_nics_of_one_node_are_one_node_in_report_events_and_metrics(
+        cluster: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
+    """node1 answers every request from both of its NICs (a generated capture); the API
+    server names node1 by its InternalIP, which both MACs claim too."""
+    from arpwatch_lb.events import EventPolicy
+    from arpwatch_lb.report import build_report
+
+    _, kc = cluster
+    tracker = OwnershipTracker(record_events=True)
+    res = replay([ks.two_nic_pcap(tmp_path / "two-nics.pcap")], tracker)
+    changes = tracker.drain()
+    vs = VipSet()
+    policy = EventPolicy(tracker, vs)
+    session = SimpleNamespace(tracker=tracker, counts=res.counts, cfg=SimpleNamespace(vips=vs),
+                              policy=policy, monitor=SimpleNamespace(kernel_drops=0, links={}))
+    without = build_report(tracker, res.counts, parse_vips([ks.VIP]), mode="watch")
+    assert without["ips"][0]["verdict"] == "contested"  # MACs alone: looks like a fight
+    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), metrics_port=0,
+                         metrics_host="127.0.0.1", err=io.StringIO()).attach(session)
+    try:
+        assert session.policy.nodes is not None
+        assert wait_for(lambda: len(session.nodes()) == 2)
+        nic1, nic2 = ks.NODES["node1"][1], ks.NODE1_NIC2
+        assert {m.hex(":"): n for m, n in session.nodes().items()} == {nic1: "node1",
+                                                                       nic2: "node1"}
+        rep = build_report(tracker, res.counts, parse_vips([ks.VIP]), mode="watch",
+                           nodes=session.nodes())
+        [e] = rep["ips"]
+        assert (e["verdict"], e["nodes"], e["same_node"]) == ("ok", ["node1"], True)
+        assert e["duplicate_replies"] == 4
+        assert {c["mac"]: c["node"] for c in e["claimants"]} == {nic1: "node1", nic2: "node1"}
+        # the events policy the session uses names the node and calls no contest
+        policy.vips = parse_vips([ks.VIP])
+        evs = policy.changes(changes, "eth0")
+        assert not [x for x in evs if x["event"] == "contested"]
+        dups = [x for x in evs if x["event"] == "duplicate_reply"]
+        assert dups and all(x["same_node"] and x["node"] == "node1" for x in dups)
+        body = scrape(extras.server.port)
+        assert 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 0.0' in body
+        assert 'arpwatch_lb_ip_claimant_nodes{vip="192.0.2.103",vlan=""} 1.0' in body
+        assert f'mac="{nic2}",node="node1"' in body
+    finally:
+        extras.close()

@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from ..addresses import VipSet
+from ..addresses import VipSet, parse_vips
 from ..live import CaptureError, check_interfaces, default_interface
 from ..options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
 from ..probe import DEFAULT_RATE, run_probe
 from ..report import build_report, report_exit_status
 from ..sinks import render_json, render_table
 from ..tracker import OwnershipTracker
-from ..watch_extras import kubernetes_options, kubernetes_vips
+from ..watch_extras import kubernetes_options, kubernetes_targets
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -38,21 +38,33 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
 
     Unlike `arping -D`, every reply within the timeout counts: two MACs
     answering one request are duplicate replies (contested). A single VIP
-    nobody answers is unclaimed. Needs root or CAP_NET_RAW.
+    nobody answers is unclaimed. With --kubernetes the nodes' InternalIPs
+    are asked too (not reported): their replies name each MAC's node. Needs
+    root or CAP_NET_RAW.
     """
-    vips = kubernetes_vips(vips, kubernetes, kubeconfig)  # --vip and/or --kubernetes
+    warnings: list[str] = []
+    vips, node_ips = kubernetes_targets(vips, kubernetes, kubeconfig,  # --vip and/or --kubernetes
+                                        warn=warnings.append)
+    targets = vips
+    if node_ips:  # their replies tell which MAC is which node
+        targets = parse_vips([*(str(n) for n in vips.networks), *node_ips])
     tracker = OwnershipTracker(window=window)
     try:
         name = interface or default_interface()
         check_interfaces([name])
-        result = run_probe(name, vips, tracker, count=count, interval=interval,
+        result = run_probe(name, targets, tracker, count=count, interval=interval,
                            timeout=timeout, rate=rate)
     except CaptureError as exc:
         raise InputError(str(exc)) from None
-    for w in result.warnings:
+    warnings += result.warnings
+    for w in warnings:
         click.echo(f"arpwatch-lb: warning: {w}", err=True)
-    report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
-                          mode="probe")
+    nodes = None
+    if kubernetes:
+        from ..kube.nodes import mac_nodes
+        nodes = mac_nodes(tracker, node_ips)
+    report = build_report(tracker, result.counts, vips, result.sources, warnings,
+                          mode="probe", probes=result.rtts, nodes=nodes)
     report["probe"] = {"interface": name, "requests": result.requests, "count": count,
                        "interval": interval, "timeout": timeout, "rate": rate}
     click.echo(render_json(report) if fmt == "json" else render_table(report))

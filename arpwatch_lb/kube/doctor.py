@@ -112,9 +112,8 @@ def _wire(vip: str, tracker: OwnershipTracker, nodes: Mapping[bytes, str]) -> di
                 unknown += len(macs)
             else:
                 node_names[node] = None
-        distinct = len([k for k in groups if k is not None]) + len(groups.get(None, ()))
         v = verdict(st)
-        if v == CONTESTED and distinct > 1:
+        if v == CONTESTED and verdict(st, nodes) == CONTESTED:  # a fight between nodes
             fight = True
             worst = CONTESTED
         elif v == CONTESTED:

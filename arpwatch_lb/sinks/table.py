@@ -24,9 +24,23 @@ def _stamp(t: float | None) -> str:
 def _claimants(entry: Mapping[str, Any]) -> str:
     lines = []
     for c in entry["claimants"]:
+        node = f" [{c['node'] or '?'}]" if "node" in c else ""  # --kubernetes: the node name
         host = f" (host {', '.join(c['host_ips'][:2])})" if c["host_ips"] else ""
-        lines.append(f"{c['mac']}{host} ×{c['frames']}")
+        lines.append(f"{c['mac']}{node}{host} ×{c['frames']}")
+    if entry.get("same_node"):
+        lines.append(f"(one node, {len(entry['claimants'])} MACs)")
     return "\n".join(lines) or "-"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.2f}"
+
+
+def _rtt(r: Mapping[str, Any] | None) -> str:
+    """``min/avg/max ms (n)`` or ``-``."""
+    if not r or not r["count"]:
+        return "-"
+    return f"{_ms(r['min'])}/{_ms(r['avg'])}/{_ms(r['max'])} ms ({r['count']})"
 
 
 def _vlan(entry: Mapping[str, Any]) -> str:
@@ -59,11 +73,16 @@ def render_table(report: Mapping[str, Any]) -> str:
         out.append(f"claims from {_stamp(report['first_time'])} to {_stamp(report['last_time'])}"
                    f" (flip-flop window {report['window']:g} s)")
     if ips:
+        probed = "probes" in report
         rows = [[e["verdict"].upper(), _vlan(e), e["ip"], e["owner"] or "-", _claimants(e),
-                 e["changes"], e["flip_flops"], e["duplicate_replies"]] for e in ips]
+                 e["changes"], e["flip_flops"], e["duplicate_replies"],
+                 *([_rtt(e.get("probe_rtt"))] if probed else [])] for e in ips]
+        named = any("node" in c for e in ips for c in e["claimants"])
         out.append(tabulate(rows, headers=["VERDICT", "VLAN", "IP", "OWNER",
+                                           "CLAIMANTS [node] (host, frames)" if named else
                                            "CLAIMANTS (host, frames)", "CHANGES",
-                                           "FLIP-FLOPS", "DUP REPLIES"],
+                                           "FLIP-FLOPS", "DUP REPLIES",
+                                           *(["PROBE RTT min/avg/max"] if probed else [])],
                             tablefmt="simple", disable_numparse=True))
     else:
         out.append("no IPv4 ARP claims" + (" for the selected VIPs" if report["vips"] else ""))
@@ -83,6 +102,10 @@ def render_table(report: Mapping[str, Any]) -> str:
                f"{f['replies']} replies, {f['gratuitous']} gratuitous), {f['probe']} probes, "
                f"{f['rarp']} RARP, {f['arp_other']} other ARP, {f['non_arp']} non-ARP, "
                f"{f['eth_mismatch']} with Ethernet/ARP sender mismatch")
+    if "probes" in report:
+        p = report["probes"]
+        out.append(f"our who-has probes: {p['sent']} sent, {p['answered']} answered; round trips "
+                   f"{_rtt(p['rtt_seconds'])}")
     if f["malformed"]:
         out.append("malformed: " + ", ".join(f"{k} {v}" for k, v in f["malformed"].items()))
     if f["unsupported_linktype"]:
