@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from . import __version__
-from .commands.doctor import doctor
-from .commands.probe import probe
-from .commands.replay import replay
-from .commands.watch import watch
+
+COMMANDS = {
+    "replay": "arpwatch_lb.commands.replay:replay",
+    "probe": "arpwatch_lb.commands.probe:probe",
+    "watch": "arpwatch_lb.commands.watch:watch",
+    "doctor": "arpwatch_lb.commands.doctor:doctor",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs.
+
+    ``replay`` should not pay for scapy, the Kubernetes client or tabulate
+    at start-up; ``--help`` still lists every command.
+    """
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="arpwatch-lb")
 def cli() -> None:
     """Find LoadBalancer VIPs that two announcers claim at once.
@@ -25,11 +52,6 @@ def cli() -> None:
     address — from a clean failover.
     """
 
-
-cli.add_command(replay)
-cli.add_command(probe)
-cli.add_command(watch)
-cli.add_command(doctor)
 
 
 def main() -> None:

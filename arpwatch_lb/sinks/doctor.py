@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tabulate import tabulate
-
 __all__ = ["render_doctor_table"]
 
 
@@ -40,6 +38,8 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
             if with_wire:
                 row.append(_wire(e))
             rows.append(row)
+        from tabulate import tabulate  # deferred, as in the table sink
+
         out.append(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     else:
         out.append("no Services of type LoadBalancer")
