@@ -294,49 +294,46 @@ class CaptureReader:
         off = 0
         prevcap = -1
         cool = 0
-        rare = claims = nonarp = 0  # total = claims + nonarp + rare, summed once at the end
+        rare = nonarp = 0  # total = claims + nonarp + rare, summed once at the end
+        first = len(out)  # out holds claims only: claims = len(out) - first
         # Per non-ARP frame: one unpack, two index reads, four compares.
         while off + 16 <= n:
             (cap,) = caplen(buf, off)
             p = off + 16
             if p + cap > n or cap > MAX_RECORD:
                 if cap > MAX_RECORD:
+                    claims = len(out) - first
                     counts.update(total=claims + nonarp + rare, claims=claims, non_arp=nonarp)
                     raise _Corrupt(off)
                 break
             e0 = buf[p + 12]
-            if e0 == 8 and buf[p + 13] == 6 and cap >= 14:
-                q = p + cap
-                if cap == prevcap and cap >= 42:
-                    # A run of equal-sized records ahead?  A cheap look at the low length
-                    # byte of the next 16 records first, then an exact count.  After a miss,
-                    # skip the look for a while: captures of mixed sizes rarely have runs.
-                    size = 16 + cap
-                    if cool:
+            if e0 == 8 and buf[p + 13] == 6:
+                if cap >= 42:
+                    if cap != prevcap:
+                        prevcap = cap
+                    elif cool:
                         cool -= 1
-                    elif (off + 16 * size <= n
+                    elif (off + 16 * (size := 16 + cap) <= n
                             and buf[off + lo:off + lo + 16 * size:size] == _LOW16[cap & 0xFF]
                             and (m := _uniform_run(buf, off, cap, endian, n)) > 2):
+                        # A run of equal-sized records: a cheap look at the low length byte
+                        # of the next 16 records, then an exact count, then one iter_unpack.
                         before = len(out)
                         self._scan_block(buf, off, m, cap, endian, tsunit, out)
-                        added = len(out) - before
-                        claims += added
-                        rare += m - added
+                        rare += m - (len(out) - before)
                         off += m * size
                         continue
                     else:
-                        cool = 32
-                prevcap = cap
-                if cap >= 42:
+                        cool = 32  # a miss: captures of mixed sizes rarely have runs
                     sec, frac, _c, wlen, dst, src, head, op, sha, spa, tha, tpa = full(buf, off)
                     if (head == PLAIN_ARP and spa != ZERO_IP and not sha[0] & 1
                             and op in (REQUEST, REPLY) and sha != ZERO_MAC):
-                        claims += 1
-                        off = q
+                        off = p + cap
                         append(mk(Claim, (sec + frac * tsunit, None, None, op[1], sha, spa, tha, tpa,
                                           src, dst, wlen)))
                         continue
                 else:
+                    prevcap = cap
                     sec, frac, cap, wlen = hdr(buf, off)
             elif e0 >= 0x06 and cap >= 14 and e0 not in tags:
                 nonarp += 1
@@ -349,7 +346,6 @@ class CaptureReader:
                     sec, frac, _c, wlen, dst, src, tci, op, sha, spa, tha, tpa = vfull(buf, off)
                     if (spa != ZERO_IP and not sha[0] & 1 and op in (REQUEST, REPLY)
                             and sha != ZERO_MAC):
-                        claims += 1
                         off = p + cap
                         append(mk(Claim, (sec + frac * tsunit, (tci[0] & 0x0F) << 8 | tci[1], None,
                                           op[1], sha, spa, tha, tpa, src, dst, wlen)))
@@ -358,11 +354,11 @@ class CaptureReader:
             off = p + cap
             r = decode(LINKTYPE_ETHERNET, buf[p:p + cap], sec + frac * tsunit, wlen)
             if r.__class__ is Claim:
-                claims += 1
                 append(r)
             else:
                 rare += 1
                 counts[r] += 1
+        claims = len(out) - first
         counts.update(total=claims + nonarp + rare, claims=claims, non_arp=nonarp)
         return off
 

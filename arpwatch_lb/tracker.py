@@ -15,7 +15,8 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   window).
 * A *duplicate reply*: non-gratuitous replies from two different MACs for the
   same IP to the same requester (target IP) within ``dup_window`` — and, when
-  the requests themselves are visible, answering the same request.  Requests
+  the requests themselves are visible, answering the same request: no request
+  from that requester for that IP between the two replies.  Requests
   (requester IP → asked IP) are remembered for that: a client that re-asks
   every half second across a clean failover gets one answer per request from
   the old owner, then one from the new owner, and that is not two announcers.
@@ -173,9 +174,8 @@ class OwnershipTracker:
         self.events: list[Change] = []
         self.asked: dict[tuple[int | None, int | None, bytes, bytes], float] = {}
         """(VLAN, inner VLAN, asked IP, requester IP) → time of the latest request."""
-        self.answered: dict[tuple[int | None, int | None, bytes, bytes],
-                            tuple[bytes, float, float | None]] = {}
-        """Same key → (MAC, time, time of the request it answered) of the latest reply."""
+        self.answered: dict[tuple[int | None, int | None, bytes, bytes], tuple[bytes, float]] = {}
+        """Same key → (MAC, time) of the latest reply."""
         self._pruned = 0.0
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
@@ -218,25 +218,26 @@ class OwnershipTracker:
                 self._change(st, sha, t)
             if t > now:
                 now = t
-            if op == 1:
+            if spa == tpa:  # gratuitous: announces, answers nobody
+                st.gratuitous += 1
+                if op == 1:
+                    st.requests += 1
+                else:
+                    st.replies += 1
+            elif op == 1:
                 st.requests += 1
-                if tpa != spa:
-                    asked[(vlan, inner, tpa, spa)] = t
+                asked[(vlan, inner, tpa, spa)] = t
             else:
                 st.replies += 1
-                if tpa != spa:
-                    # Pair the reply with the request it answers (see the module docstring).
-                    rk = (vlan, inner, spa, tpa)
+                rk = (vlan, inner, spa, tpa)
+                prev = answered_get(rk)
+                if prev is not None and prev[0] != sha and t - prev[1] <= dup_window:
+                    # Two MACs answered this requester within the window: one request, or
+                    # a new request in between (see the module docstring)?
                     asked_at = asked_get(rk)
-                    if asked_at is not None and t - asked_at > dup_window:
-                        asked_at = None  # too old to be what this reply answers (and prunable)
-                    prev = answered_get(rk)
-                    if (prev is not None and prev[0] != sha and t - prev[1] <= dup_window
-                            and prev[2] == asked_at):
+                    if asked_at is None or t - asked_at > dup_window or asked_at <= prev[1]:
                         self._duplicate_reply(st, prev[0], sha, tpa, t)
-                    answered[rk] = (sha, t, asked_at)
-            if spa == tpa:
-                st.gratuitous += 1
+                answered[rk] = (sha, t)
             if src != sha and src is not None:
                 st.eth_mismatch += 1
         self.now = now
