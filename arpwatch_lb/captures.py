@@ -37,7 +37,7 @@ from .frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
-CHUNK_SIZE = 1 << 22
+CHUNK_SIZE = 1 << 17  # 128 KiB: claims of a chunk are tracked while still in the CPU cache
 MAX_RECORD = 1 << 18  # 256 KiB: larger captured lengths mean a corrupt file
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),

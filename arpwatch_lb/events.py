@@ -30,7 +30,7 @@ Pure: time comes from the claims (kernel timestamps) or from the caller's
 
 Every event has ``event``, ``time`` (epoch seconds), ``interface``, ``ip``,
 ``vlan``, ``inner_vlan`` and ``mac`` (``null`` where they do not apply), plus
-fields of its own — see docs/live.md for the schema.
+fields of its own — see README.md ("Output: --format jsonl") for the schema.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ is injected (tests use a fresh ``CollectorRegistry``).  No sample timestamps.
 
 Metric families (``vip``: the IPv4 address; ``vlan``: the VLAN, ``"outer.inner"``
 for QinQ, ``""`` untagged; ``node``: the node a MAC belongs to, ``""`` unknown;
-docs/kubernetes.md has the table and the PromQL):
+README.md ("Kubernetes", "Metrics") has the table and the PromQL):
 
 * per IP: ``arpwatch_lb_ip_claimants``, ``_ip_claimant_nodes``,
   ``_ip_claimant_frames_total{mac,node}``, ``_ip_owner_info{mac,node}``,

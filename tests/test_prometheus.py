@@ -150,7 +150,7 @@ def test_real_prometheus_sees_the_contested_vip(exporter: int, tmp_path: Path) -
         nodes = {r["metric"]["node"] for r in query(
             'arpwatch_lb_ip_claimant_frames_total{vip="192.0.2.103"}')}
         assert nodes == {"node1", "node2"}
-        # the documented cluster-wide view (docs/kubernetes.md)
+        # the documented cluster-wide view (README.md, Kubernetes, "The cluster-wide view")
         cw = query("max by (vip) (arpwatch_lb_ip_contested)")
         assert {r["metric"]["vip"]: r["value"][1] for r in cw}[ks.VIP] == "1"
         distinct = query("count by (vip) (count by (vip, node) "

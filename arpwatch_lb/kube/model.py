@@ -2,7 +2,7 @@
 
 Every function takes plain dicts shaped as the API server returns them (camelCase
 keys, ``metadata``/``spec``/``status``) and never performs I/O.  What the field
-notes say each announcer leaves on a Service (``docs/kubernetes.md`` has the
+notes say each announcer leaves on a Service (README.md's Kubernetes section has the
 table):
 
 * MetalLB: handles Services with **no** ``spec.loadBalancerClass`` (unless run
