@@ -347,6 +347,43 @@ def _need_garps(
 # -- scenarios -----------------------------------------------------------------
 
 
+def _keepalived_pair(h: dict[str, Host], vip: str, prio1: int, prio2: int
+                     ) -> tuple[Keepalived, Keepalived]:
+    """keepalived on node1 (MASTER, ``prio1``) and node2 (BACKUP, ``prio2``), both settled."""
+    ka1 = Keepalived(h["node1"], vip, priority=prio1)
+    ka2 = Keepalived(h["node2"], vip, priority=prio2)
+    ka1.wait_for("Startup complete")
+    ka2.wait_for("Startup complete")
+    ka1.wait_for("Entering MASTER STATE", timeout=15)
+    ka2.wait_for("Entering BACKUP STATE")
+    time.sleep(0.3)
+    return ka1, ka2
+
+
+def _hand_over(ka1: Keepalived, ka2: Keepalived) -> None:
+    """Stop the MASTER cleanly (priority-0 advert) and wait until the BACKUP takes over."""
+    ka1.stop()
+    ka2.wait_for("Entering MASTER STATE", timeout=10)
+    if "Entering MASTER STATE" in ka2.log().split("Backup received priority 0")[0]:
+        raise LabError("node2 was MASTER before node1 stopped:\n" + ka2.log())
+
+
+def _clean_handover(frames: list[Frame], vip: str) -> tuple[list[str], float]:
+    """Problems with a node1 → node2 handover of ``vip``, and the gap (s) between node1's
+    last and node2's first reply to the client."""
+    t1 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE1_MAC]
+    t2 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE2_MAC]
+    if not t1 or not t2:
+        return ["both nodes must claim the VIP"], 0.0
+    problems = []
+    if max(t1) >= min(t2):
+        problems.append("node1 claimed the VIP after node2's first claim")
+    if not any(f.ip_proto == 112 for f in frames):
+        problems.append("no VRRP advertisements recorded")
+    r = _replies_to(frames, vip, CLIENT_MAC)
+    return problems, min(r.get(NODE2_MAC, [1e9])) - max(r.get(NODE1_MAC, [-1e9]))
+
+
 def single_owner(lab: Lab, pcap: Path) -> Scenario:
     """One node owns 192.0.2.100 (bound), GARPs it 3x; the client resolves it 3x → ok."""
     vip = "192.0.2.100"
@@ -389,20 +426,11 @@ def failover(lab: Lab, pcap: Path) -> Scenario:
     client = h["client"]
     t0 = time.monotonic()
     with lab.capture(h["observer"], pcap) as cap:
-        ka1 = Keepalived(h["node1"], vip, priority=150)
-        ka2 = Keepalived(h["node2"], vip, priority=100)
-        ka1.wait_for("Startup complete")
-        ka2.wait_for("Startup complete")
-        ka1.wait_for("Entering MASTER STATE", timeout=15)
-        ka2.wait_for("Entering BACKUP STATE")
-        time.sleep(0.3)
+        ka1, ka2 = _keepalived_pair(h, vip, 150, 100)
         out = arping(client, vip, "-c", "6", "-W", "0.5")
         if NODE1_MAC not in out or NODE2_MAC in out:
             raise LabError(f"before failover only node1 should answer:\n{out}")
-        ka1.stop()
-        ka2.wait_for("Entering MASTER STATE", timeout=10)
-        if "Entering MASTER STATE" in ka2.log().split("Backup received priority 0")[0]:
-            raise LabError("node2 was MASTER before node1 stopped:\n" + ka2.log())
+        _hand_over(ka1, ka2)
         # Keep >1 s between node1's last reply and node2's first one, so the
         # switch cannot look like a duplicate reply (the client polled every 0.5 s).
         time.sleep(1.5)
@@ -412,19 +440,9 @@ def failover(lab: Lab, pcap: Path) -> Scenario:
         time.sleep(1.0)
 
     def node1_never_after_node2(frames: list[Frame]) -> list[str]:
-        t1 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE1_MAC]
-        t2 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE2_MAC]
-        if not t1 or not t2:
-            return ["both nodes must claim the VIP"]
-        problems = []
-        if max(t1) >= min(t2):
-            problems.append("node1 claimed the VIP after node2's first claim")
-        r = _replies_to(frames, vip, CLIENT_MAC)
-        gap = min(r.get(NODE2_MAC, [1e9])) - max(r.get(NODE1_MAC, [-1e9]))
+        problems, gap = _clean_handover(frames, vip)
         if gap <= 1.0:
             problems.append(f"node1's last and node2's first reply only {gap:.2f} s apart")
-        if not any(f.ip_proto == 112 for f in frames):
-            problems.append("no VRRP advertisements recorded")
         return problems
 
     sc = Scenario(
@@ -469,13 +487,7 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
         # waits its skew time, (256 - prio) / 256 s, before it takes the VIP.
         # With priority 100 that is 0.61 s, so one 0.5 s request always fell
         # into the ownerless hole and the replies were 1.0 s apart.
-        ka1 = Keepalived(h["node1"], vip, priority=254)
-        ka2 = Keepalived(h["node2"], vip, priority=253)
-        ka1.wait_for("Startup complete")
-        ka2.wait_for("Startup complete")
-        ka1.wait_for("Entering MASTER STATE", timeout=15)
-        ka2.wait_for("Entering BACKUP STATE")
-        time.sleep(0.3)
+        ka1, ka2 = _keepalived_pair(h, vip, 254, 253)
         # One arping for the whole switch: a request every 0.5 s, no pause.
         poll = client.popen(
             ["arping", "-i", client.ifname, "-c", str(count), "-W", str(interval), vip],
@@ -494,10 +506,7 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
                 raise LabError("client arping ended before node1 answered:\n" + "".join(lines))
             lines.append(line)
         time.sleep(0.2)
-        ka1.stop()
-        ka2.wait_for("Entering MASTER STATE", timeout=10)
-        if "Entering MASTER STATE" in ka2.log().split("Backup received priority 0")[0]:
-            raise LabError("node2 was MASTER before node1 stopped:\n" + ka2.log())
+        _hand_over(ka1, ka2)
         # node2's second GARP burst (vrrp_garp_master_delay 5 s) falls inside the polling.
         ka2.wait_for("Sending gratuitous ARP on eth0", count=10, timeout=10)
         lines += poll.stdout.readlines()
@@ -512,13 +521,7 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
         time.sleep(0.5)
 
     def busy_switch(frames: list[Frame]) -> list[str]:
-        t1 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE1_MAC]
-        t2 = [f.time for f in frames if f.is_arp and f.spa == vip and f.sha == NODE2_MAC]
-        if not t1 or not t2:
-            return ["both nodes must claim the VIP"]
-        problems = []
-        if max(t1) >= min(t2):
-            problems.append("node1 claimed the VIP after node2's first claim")
+        problems, gap = _clean_handover(frames, vip)
         reqs = [f.time for f in frames if f.op == 1 and f.sha == CLIENT_MAC and f.tpa == vip]
         if len(reqs) != count:
             problems.append(f"expected {count} client requests for {vip}, got {len(reqs)}")
@@ -527,11 +530,8 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
         r = _replies_to(frames, vip, CLIENT_MAC)
         if sum(len(v) for v in r.values()) != len(reqs):
             problems.append(f"{len(reqs)} requests but {sum(len(v) for v in r.values())} replies")
-        gap = min(r.get(NODE2_MAC, [1e9])) - max(r.get(NODE1_MAC, [-1e9]))
         if not 0 < gap < 1.0:
             problems.append(f"node1's last and node2's first reply are {gap:.3f} s apart, want < 1 s")
-        if not any(f.ip_proto == 112 for f in frames):
-            problems.append("no VRRP advertisements recorded")
         return problems
 
     sc = Scenario(
