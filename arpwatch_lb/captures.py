@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -96,7 +97,10 @@ class CaptureReader:
 
     def _open(self) -> BinaryIO:
         try:
-            raw = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            if str(self.path) == "-":  # standard input, e.g. `tcpdump -w - arp | arpwatch-lb replay -`
+                raw = open(sys.stdin.fileno(), "rb", closefd=False)  # noqa: SIM115
+            else:
+                raw = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         except IsADirectoryError:
             raise CaptureError(f"{self.path}: is a directory, not a capture file") from None
         except FileNotFoundError:
@@ -105,8 +109,13 @@ class CaptureReader:
             raise CaptureError(f"{self.path}: permission denied") from None
         except OSError as exc:
             raise CaptureError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
-        head = raw.read(2)
-        raw.seek(0)
+        if not raw.seekable():  # a pipe: no position to report progress with
+            self.progress = None
+        try:
+            head = raw.peek(2)[:2]  # without consuming: pipes cannot seek back
+        except OSError as exc:
+            raw.close()
+            raise CaptureError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         stream: BinaryIO = raw
         if head == GZIP_MAGIC:
             self.compressed = True

@@ -402,3 +402,19 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "arpwatch_lb", "replay",
                         str(path)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and "CONTESTED" in p.stdout and p.stderr == ""
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["pcap", "pcap.gz"])
+def test_standard_input_from_a_pipe(tmp_path: Path, gz: bool) -> None:
+    """`tcpdump -w - arp | arpwatch-lb replay -`: a pipe cannot seek back after the magic."""
+    path = capture(tmp_path, "fight.pcap", fight_frames(), gz=gz)
+    assert EXE, "the arpwatch-lb console script is not installed (pip install -e .)"
+    p = subprocess.run([EXE, "replay", "-", "--format", "json"], input=path.read_bytes(),
+                       capture_output=True, timeout=60)  # stdin is a pipe: not seekable
+    assert p.returncode == 1, p.stderr
+    assert p.stderr == b""
+    report = json.loads(p.stdout)
+    assert report["sources"][0]["path"] == "-"
+    assert report["sources"][0]["compressed"] is gz
+    assert report["ips"][0]["verdict"] == "contested"
+    assert report["frames"]["claims"] == len(fight_frames())

@@ -26,7 +26,8 @@ def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> No
     """Analyze pcap/pcapng captures (gzip too), merged in time order.
 
     Reads Ethernet (802.1Q/802.1ad tags, LLC/SNAP) and Linux cooked v1/v2
-    captures, e.g. from `tcpdump -i any -w node.pcap arp`.
+    captures, e.g. from `tcpdump -i any -w node.pcap arp`.  FILE "-" is
+    standard input.
     """
     tracker = OwnershipTracker(window=window)
     progress = Progress("reading")
