@@ -418,3 +418,32 @@ def test_standard_input_from_a_pipe(tmp_path: Path, gz: bool) -> None:
     assert report["sources"][0]["compressed"] is gz
     assert report["ips"][0]["verdict"] == "contested"
     assert report["frames"]["claims"] == len(fight_frames())
+
+
+def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    """Progress goes to stderr when it is a terminal (a pty here), and is erased at the end;
+    with stderr redirected there is none."""
+    import pty
+
+    path = capture(tmp_path, "fight.pcap", fight_frames())
+    assert EXE, "the arpwatch-lb console script is not installed (pip install -e .)"
+    controller, terminal = pty.openpty()
+    try:
+        p = subprocess.run([EXE, "replay", str(path)], stdout=subprocess.PIPE, stderr=terminal,
+                           timeout=60)
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the terminal side is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    assert p.returncode == 1
+    assert b"reading: 100.0%" in seen and b"\x1b[K" in seen  # drawn, then erased
+    code, _out, err = run_exe(path)
+    assert code == 1 and err == ""
