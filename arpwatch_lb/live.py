@@ -345,8 +345,9 @@ def interface_addresses(name: str) -> tuple[bytes, bytes | None]:
         mac = bytes(int(p, 16) for p in mac_text.split(":"))
     except ValueError:
         mac = b""
-    if len(mac) != 6:
-        raise CaptureError(f"{name} has no Ethernet address")
+    if len(mac) != 6 or mac == b"\x00" * 6:
+        # Loopback and tunnels report 00:00:00:00:00:00 (or nothing): ARP does not run there.
+        raise CaptureError(f"{name} has no Ethernet address (ARP does not run on it)")
     v4 = addrs.get(netifaces.AF_INET) or []
     ip = socket.inet_aton(v4[0]["addr"]) if v4 else None
     return mac, ip

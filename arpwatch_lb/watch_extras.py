@@ -55,9 +55,9 @@ def kubernetes_options(f: F) -> F:
                      metavar="FILE", help="kubeconfig for --kubernetes. Default: in-cluster "
                                           "service account, else $KUBECONFIG or ~/.kube/config.")(f)
     f = click.option("--kubernetes", is_flag=True,
-                     help="Take the VIPs from Services of type LoadBalancer (list+watch, "
-                          "updated live) and name nodes by their InternalIPs (needs "
-                          "arpwatch-lb[kubernetes]).")(f)
+                     help="Take the VIPs from Services of type LoadBalancer (watch: listed "
+                          "and watched, updated live; probe: listed once) and name nodes by "
+                          "their InternalIPs (needs arpwatch-lb[kubernetes]).")(f)
     return f
 
 

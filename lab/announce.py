@@ -12,7 +12,7 @@ caller can wait for it), then logs every frame it sends on stderr.  SIGTERM
 and SIGINT stop it cleanly.  None of them answers ARP requests: the scenario
 makes the host kernel answer (VIP bound, or :meth:`lab.netlab.Host.enable_proxy_arp`).
 
-Wire formats (see docs/field-notes.md):
+Wire formats (see the field notes: shared/docs/field-notes.md beside the repository):
 
 * ``metallb``: a *pair* per announcement, op=1 then op=2, sender MAC =
   interface MAC, sender IP = target IP = VIP, target MAC ff:ff:ff:ff:ff:ff,

@@ -349,12 +349,18 @@ def _need_garps(
 
 def _keepalived_pair(h: dict[str, Host], vip: str, prio1: int, prio2: int
                      ) -> tuple[Keepalived, Keepalived]:
-    """keepalived on node1 (MASTER, ``prio1``) and node2 (BACKUP, ``prio2``), both settled."""
+    """keepalived on node1 (MASTER, ``prio1``) and node2 (BACKUP, ``prio2``), both settled.
+
+    node2 starts only once node1 is MASTER: started together, a BACKUP whose
+    priority is close to the MASTER's (253 vs 254) can win the first election
+    before node1's first advert arrives, and the scenario would start with a
+    fight instead of a clean pair.
+    """
     ka1 = Keepalived(h["node1"], vip, priority=prio1)
-    ka2 = Keepalived(h["node2"], vip, priority=prio2)
     ka1.wait_for("Startup complete")
-    ka2.wait_for("Startup complete")
     ka1.wait_for("Entering MASTER STATE", timeout=15)
+    ka2 = Keepalived(h["node2"], vip, priority=prio2)
+    ka2.wait_for("Startup complete")
     ka2.wait_for("Entering BACKUP STATE")
     time.sleep(0.3)
     return ka1, ka2

@@ -7,6 +7,8 @@ is a hub, so a passive observer records what the prober really sent.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 from live_lab import ARPWATCH, Lab, arpwatch, live_lab_fixture  # noqa: F401 - the live_lab fixture
@@ -149,3 +151,21 @@ def test_probe_errors_exit_2_without_sending(live_lab: Lab, tmp_path: Path) -> N
     assert "eth0" in bad_if.stderr.splitlines()[-1]
     [line] = no_raw.stderr.strip().splitlines()
     assert "CAP_NET_RAW" in line and "setcap cap_net_raw+ep" in line and "sudo" in line
+
+
+def test_probe_refuses_an_interface_without_arp(live_lab: Lab) -> None:
+    """Loopback has the MAC 00:00:00:00:00:00: probing there would send who-has frames from a
+    zero MAC that nobody can answer, so probe refuses (exit 2) before sending anything."""
+    prober = live_lab.add_host("proberlo")
+    prober.run(["ip", "addr", "add", "192.0.2.200/32", "dev", "lo"])
+    sniff = prober.popen(["tcpdump", "-i", "lo", "-nn", "-c", "1", "arp"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(0.5)
+    r = arpwatch(prober, "probe", "--vip", "192.0.2.201", "-i", "lo", "--format", "json")
+    time.sleep(0.5)
+    sniff.terminate()
+    seen, _ = sniff.communicate(timeout=10)
+    assert r.returncode == 2, r
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("arpwatch-lb: error:") and "lo has no Ethernet address" in line
+    assert r.stdout == "" and "ARP" not in seen and seen.strip() == ""
