@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate as kv
 import pytest
-
-yaml = pytest.importorskip("yaml")
-kv = pytest.importorskip("kubernetes_validate")
-jsonschema = pytest.importorskip("jsonschema")
+import yaml
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S_VERSION = "1.30"

@@ -7,12 +7,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import kube_scenario as ks
 import pytest
 from click.testing import CliRunner
-
-pytest.importorskip("kubernetes")
-
-import kube_scenario as ks
 from fake_apiserver import FakeApiServer
 
 from arpwatch_lb.commands.doctor import doctor

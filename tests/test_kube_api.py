@@ -6,11 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("kubernetes")
-
 import kube_scenario as ks
+import pytest
 from fake_apiserver import FakeApiServer
 
 from arpwatch_lb.kube.api import KubeApi, KubeForbidden, KubeGone, KubeUnreachable

@@ -17,11 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("kubernetes")
-pytest.importorskip("prometheus_client")
-
 import kube_scenario as ks
 from live_lab import (  # noqa: F401 - live_lab_fixture provides the live_lab fixture
     Lab,

@@ -8,9 +8,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("prometheus_client")
-
 from prometheus_client import CollectorRegistry
 
 from arpwatch_lb.frames import Claim

@@ -10,12 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
-pytest.importorskip("kubernetes")
-pytest.importorskip("prometheus_client")
-
 import kube_scenario as ks
+import pytest
 from fake_apiserver import FakeApiServer
 
 from arpwatch_lb.addresses import VipSet, parse_ip, parse_vips
