@@ -34,12 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from arpwatch_lb.frames import encode_arp, ethernet_frame  # noqa: E402
-from arpwatch_lb.sinks.pcapwriter import PcapWriter  # noqa: E402
 from lab import Lab  # noqa: E402
+from lab.floods import flood_pcap, udp_flood_pcap  # noqa: E402
 from lab.netlab import Host  # noqa: E402
 
-BROADCAST = b"\xff" * 6
 PCAP_FRAMES = 100_000
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -63,25 +61,13 @@ class Row:
         return self.cpu / self.sent * 100_000 if self.sent else 0.0
 
 
-def arp_flood(path: Path, ips: int = 256) -> Path:
-    """Broadcast gratuitous ARP requests over ``ips`` (IP, MAC) pairs in 198.18.0.0/15."""
-    pkts = []
-    for i in range(ips):
-        mac = bytes((0x02, 0x00, 0x5E, 0x20, i >> 8, i & 0xFF))
-        ip = bytes((198, 18, i >> 8, i & 0xFF))
-        pkts.append(ethernet_frame(BROADCAST, mac, encode_arp(1, mac, ip, BROADCAST, ip)))
-    w = PcapWriter(path)
-    for n in range(PCAP_FRAMES):
-        w.write(1_700_000_000.0 + n * 1e-5, pkts[n % ips])
-    w.close()
-    return path
+def arp_flood(path: Path) -> Path:
+    """Broadcast gratuitous ARP requests over 256 (IP, MAC) pairs in 198.18.0.0/15."""
+    return flood_pcap(path, PCAP_FRAMES)
 
 
 def udp_flood(path: Path) -> Path:
     """Broadcast UDP (198.18.0.1 → 198.18.255.255, port 9): not ARP."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from live_lab import udp_flood_pcap
-
     return udp_flood_pcap(path, PCAP_FRAMES)
 
 
