@@ -11,15 +11,20 @@ Ethernet, Linux cooked v1 and v2; frames of other link types are counted as
 ``unsupported_linktype`` and named in :attr:`CaptureReader.unsupported`.
 
 Theory of the hot path: Python pays per bytecode, so the Ethernet pcap loop
-does the least work per frame — one header unpack and one slice compare for a
-non-ARP frame, one more unpack for a plain ARP frame.  ARP storms are runs of
-equal-sized frames (42 or 60 bytes), so when a record has the same captured
-length as the one before, the loop checks with strided byte slices how many
-following records share that length (a record's length field tells where the
-next record starts, so equal fields chain exactly) and decodes the whole run
-with one ``struct.iter_unpack`` call.  Anything unusual (VLAN tags, LLC/SNAP,
-odd opcodes or sizes) goes through :func:`arpwatch_lb.frames.decode`, the
-reference decoder; tests check that both paths agree.
+does the least work per frame — one unpack of the captured length and two
+byte reads for a non-ARP frame, one more unpack (record header, Ethernet and
+ARP at once) for a plain ARP frame, untagged or behind one 802.1Q tag.  ARP
+storms are runs of equal-sized frames (42 or 60 bytes): when a record has the
+same captured length as the one before, a strided slice of the next 16
+records' length bytes tells whether a run follows (a record's length field
+tells where the next record starts, so equal fields chain exactly), and the
+whole run is decoded with one ``struct.iter_unpack`` call; after a miss the
+look is skipped for a while, since captures of mixed sizes rarely have runs.
+Claims are handed on per 128 KiB chunk, so the tracker sees them while they
+are still in the CPU cache.  Anything unusual (stacked tags, LLC/SNAP, odd
+opcodes or sizes, malformed frames) goes through
+:func:`arpwatch_lb.frames.decode`, the reference decoder; property tests
+check that both paths agree.
 """
 
 from __future__ import annotations
