@@ -14,8 +14,15 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from arpwatch_lb.frames import Claim
+
+# Property tests: no per-example deadline (a loaded 2-core machine is slow at times), and in CI
+# the same examples every run, so what landed green stays green; locally they explore.
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 TESTS = Path(__file__).resolve().parent
 PUBLIC = TESTS / "data" / "public"
