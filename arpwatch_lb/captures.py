@@ -39,7 +39,7 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from .frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode
+from .frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
@@ -72,7 +72,7 @@ class FrameCounts(Counter):
 
     def malformed(self) -> dict[str, int]:
         """Malformed-frame counts by reason."""
-        return {k.split(".", 1)[1]: v for k, v in sorted(self.items()) if k.startswith("malformed.")}
+        return malformed_counts(self)
 
 
 class CaptureReader:

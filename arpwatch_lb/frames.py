@@ -15,6 +15,7 @@ reports.  :func:`encode_arp` is the inverse of the ARP part of the decoder.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -28,6 +29,7 @@ __all__ = [
     "decode",
     "encode_arp",
     "ethernet_frame",
+    "malformed_counts",
 ]
 
 LINKTYPE_ETHERNET = 1
@@ -58,6 +60,12 @@ ARP_OTHER = "arp_other"  # ARP for other hardware/protocol sizes, or other opcod
 NON_ARP = "non_arp"  # any other ethertype / LLC payload
 UNSUPPORTED_LINKTYPE = "unsupported_linktype"
 MALFORMED_PREFIX = "malformed."
+
+
+def malformed_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """``{"malformed.truncated_arp": 3, "claims": 9}`` → ``{"truncated_arp": 3}``, sorted."""
+    n = len(MALFORMED_PREFIX)
+    return {k[n:]: int(v) for k, v in sorted(counts.items()) if k.startswith(MALFORMED_PREFIX)}
 
 
 class Operation(IntEnum):

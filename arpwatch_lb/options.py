@@ -9,6 +9,7 @@ import click
 
 from .addresses import VipSet, parse_vips
 from .tracker import DEFAULT_WINDOW
+from .verdicts import EXIT_ERROR
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,7 +20,7 @@ EXIT_STATUS_HELP = ("Exit status: 0 every IP healthy (ok or moved); 1 any IP con
 class InputError(click.ClickException):
     """A one-line error about the user's input or environment; exit status 2."""
 
-    exit_code = 2
+    exit_code = EXIT_ERROR
 
 
 def _vips(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> VipSet:

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .addresses import VipSet, format_ip, format_mac, parse_ip
+from .frames import malformed_counts
 from .tracker import IpState, OwnershipTracker
-from .verdicts import UNCLAIMED, VERDICT_ORDER, exit_status, verdict
+from .verdicts import EXIT_ERROR, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
 
 if TYPE_CHECKING:
     from .probe import ProbeRtts
@@ -37,8 +38,7 @@ def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict
     out["replies"] = sum(s.replies for s in ips)
     out["gratuitous"] = sum(s.gratuitous for s in ips)
     out["eth_mismatch"] = sum(s.eth_mismatch for s in ips)
-    out["malformed"] = {k.split(".", 1)[1]: int(v) for k, v in sorted(counts.items())
-                        if k.startswith("malformed.")}
+    out["malformed"] = malformed_counts(counts)
     return out
 
 
@@ -161,7 +161,7 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
 def report_exit_status(report: Mapping[str, Any]) -> int:
     """Exit status a report calls for: 0 healthy, 1 contested/unclaimed, 2 input errors."""
     if report["errors"]:
-        return 2
+        return EXIT_ERROR
     return exit_status([e["verdict"] for e in report["ips"]])
 
 
