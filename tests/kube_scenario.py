@@ -114,6 +114,16 @@ def contested_service(with_ports: bool) -> dict[str, Any]:
     }
 
 
+def metallb_only_service(**annotations: str) -> dict[str, Any]:
+    """default/web after kube-vip stepped back: MetalLB's pool annotation (plus
+    ``annotations``) and only MetalLB's and the user's field managers."""
+    svc = contested_service(False)
+    svc["metadata"]["annotations"] = {"metallb.io/ip-allocated-from-pool": "default-pool",
+                                      **annotations}
+    svc["metadata"]["managedFields"] = svc["metadata"]["managedFields"][:2]
+    return svc
+
+
 def kube_vip_service() -> dict[str, Any]:
     """default/api: class kube-vip.io/kube-vip-class — kube-vip only, MetalLB ignores it."""
     return {

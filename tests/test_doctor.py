@@ -102,10 +102,7 @@ def test_at_risk_when_second_announcer_only_eligible(tmp_path: Path) -> None:
 def test_clean_failover_on_the_wire_is_ok(cluster: tuple[FakeApiServer, Path]) -> None:
     server, kc = cluster
     # Only MetalLB handles it now (kube-vip was told to ignore it), no Events.
-    svc = ks.contested_service(False)
-    svc["metadata"]["annotations"] = {"metallb.io/ip-allocated-from-pool": "default-pool",
-                                      "kube-vip.io/ignore": "true"}
-    svc["metadata"]["managedFields"] = svc["metadata"]["managedFields"][:2]
+    svc = ks.metallb_only_service(**{"kube-vip.io/ignore": "true"})
     svc["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.0.2.101"
     server.put("services", svc)
     for key in list(server.objects["events"]):
@@ -217,9 +214,7 @@ def test_two_nics_of_one_node_are_not_a_fight(tmp_path: Path) -> None:
             s.put("nodes", ks.node(n))
         s.put("pods", ks.pod("speaker", "metallb-system", "quay.io/metallb/speaker:v0.14.5",
                              "node1"))
-        svc = ks.contested_service(False)
-        svc["metadata"]["annotations"] = {"metallb.io/ip-allocated-from-pool": "default-pool"}
-        svc["metadata"]["managedFields"] = svc["metadata"]["managedFields"][:2]
+        svc = ks.metallb_only_service()
         s.put("services", svc)
         ip1, mac1 = ks.NODES["node1"]
         mac1b = "02:00:5e:10:00:21"  # node1's second NIC
@@ -254,9 +249,7 @@ def test_cilium_agents_alone_do_not_make_services_at_risk(tmp_path: Path) -> Non
             s.put("pods", ks.pod(f"cilium-{n}", "kube-system", "quay.io/cilium/cilium:v1.15.4", n))
         s.put("pods", ks.pod("speaker", "metallb-system", "quay.io/metallb/speaker:v0.14.5",
                              "node1"))
-        svc = ks.contested_service(False)
-        svc["metadata"]["annotations"] = {"metallb.io/ip-allocated-from-pool": "default-pool"}
-        svc["metadata"]["managedFields"] = svc["metadata"]["managedFields"][:2]
+        svc = ks.metallb_only_service()
         s.put("services", svc)
         code, out, _ = run("--kubeconfig", str(s.kubeconfig(tmp_path / "kc")), "--format", "json")
         doc = json.loads(out)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import kube_scenario as ks
@@ -25,6 +26,7 @@ from live_lab import (  # noqa: F401 - live_lab_fixture provides the live_lab fi
     start_watch,
 )
 
+from lab.netlab import Host
 from lab.scenarios import arping, start_announcer
 
 TESTS = Path(__file__).resolve().parent
@@ -34,6 +36,7 @@ METRICS_PORT = 19710
 SERVE_CLUSTER = f"""
 import sys, time
 sys.path.insert(0, {str(TESTS)!r})
+from collections.abc import Callable
 from pathlib import Path
 from fake_apiserver import FakeApiServer
 import kube_scenario as ks
@@ -50,6 +53,20 @@ SCRAPE = f"""
 import urllib.request
 print(urllib.request.urlopen("http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5).read().decode())
 """
+
+
+def scrape_until(host: Host, done: Callable[[str], bool], timeout: float,
+                 every: float = 0.5) -> str:
+    """Scrape the watcher's /metrics from inside ``host`` until ``done(body)`` or the timeout;
+    return the last body (the caller asserts on it)."""
+    body = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = host.run([sys.executable, "-c", SCRAPE], check=False).stdout
+        if done(body):
+            break
+        time.sleep(every)
+    return body
 
 
 def test_watch_kubernetes_metrics_live(live_lab: Lab, tmp_path: Path) -> None:
@@ -72,14 +89,8 @@ def test_watch_kubernetes_metrics_live(live_lab: Lab, tmp_path: Path) -> None:
     arping(client, ks.NODES["node1"][0], "-c", "2", "-W", "0.3")  # the nodes' own addresses
     arping(client, ks.NODES["node2"][0], "-c", "2", "-W", "0.3")
     arping(client, ks.VIP, "-d", "-c", "4", "-W", "0.5", expect_rc=1)  # both answer
-    body = ""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        body = obs.run([sys.executable, "-c", SCRAPE], check=False).stdout
-        if 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 1.0' in body and \
-                'node="node2"' in body and 'node="node1"' in body:
-            break
-        time.sleep(0.5)
+    body = scrape_until(obs, lambda b: 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 1.0'
+                        in b and 'node="node2"' in b and 'node="node1"' in b, timeout=20)
     live_lab.stop(w.proc, signal.SIGTERM)
     code, events, report = w.finish()
     assert 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 1.0' in body, body
@@ -170,14 +181,8 @@ def test_watch_kubernetes_two_nics_of_one_node_are_one_node(live_lab: Lab,
     arping(client, ks.NODES["node1"][0], "-c", "2", "-W", "0.3")  # names both of node1's MACs
     arping(client, ks.NODES["node2"][0], "-c", "2", "-W", "0.3")
     arping(client, ks.VIP, "-c", "4", "-W", "0.3")  # both NICs answer every request
-    body = ""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        body = obs.run([sys.executable, "-c", SCRAPE], check=False).stdout
-        if 'arpwatch_lb_ip_claimant_nodes{vip="192.0.2.103",vlan=""} 1.0' in body and \
-                f'mac="{ks.NODE1_NIC2}",node="node1"' in body:
-            break
-        time.sleep(0.3)
+    body = scrape_until(obs, lambda b: 'arpwatch_lb_ip_claimant_nodes{vip="192.0.2.103",vlan=""} 1.0'
+                        in b and f'mac="{ks.NODE1_NIC2}",node="node1"' in b, timeout=15, every=0.3)
     live_lab.stop(w.proc, signal.SIGTERM)
     code, events, report = w.finish()
     assert 'arpwatch_lb_ip_claimants{vip="192.0.2.103",vlan=""} 2.0' in body, body
@@ -210,16 +215,12 @@ def test_watch_metrics_probe_round_trips_live(live_lab: Lab) -> None:
     owner.add_address(f"{vip}/32")
     w = start_watch(watcher, "-i", "eth0", "--vip", vip, "--probe-interval", "0.3",
                     "--metrics-port", str(METRICS_PORT))
-    body = ""
-    deadline = time.monotonic() + 15
-    count = 0.0
-    while time.monotonic() < deadline:
-        body = watcher.run([sys.executable, "-c", SCRAPE], check=False).stdout
+    def rtt_count(body: str) -> float:
         m = re.search(r"^arpwatch_lb_probe_rtt_seconds_count (\S+)$", body, re.M)
-        count = float(m.group(1)) if m else 0.0
-        if count >= 3:
-            break
-        time.sleep(0.3)
+        return float(m.group(1)) if m else 0.0
+
+    body = scrape_until(watcher, lambda b: rtt_count(b) >= 3, timeout=15, every=0.3)
+    count = rtt_count(body)
     live_lab.stop(w.proc, signal.SIGTERM)
     code, _, report = w.finish()
     assert count >= 3, body
