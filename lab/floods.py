@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from arpwatch_lb.frames import BROADCAST_MAC as BROADCAST
-from arpwatch_lb.frames import encode_arp, ethernet_frame
-from arpwatch_lb.sinks.pcapwriter import PcapWriter
+from arpwatch_lb.core.frames import BROADCAST_MAC as BROADCAST
+from arpwatch_lb.core.frames import encode_arp, ethernet_frame
+from arpwatch_lb.sinks.pcap_writer import PcapWriter
 
 __all__ = ["flip_flop_pcap", "flood_pcap", "udp_flood_pcap"]
 

@@ -2,7 +2,7 @@
 
 Frames are packed here with :mod:`struct` from the wire formats (Ethernet II,
 802.1Q, LLC/SNAP, Linux cooked v1/v2, RFC 826 ARP) rather than with
-:mod:`arpwatch_lb.frames`, so decoder tests do not check the decoder against
+:mod:`arpwatch_lb.core.frames`, so decoder tests do not check the decoder against
 its own encoder.  Test modules import these names: ``from conftest import mac``.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from arpwatch_lb.frames import Claim
+from arpwatch_lb.core.frames import Claim
 
 # Property tests: no per-example deadline (a loaded 2-core machine is slow at times), and in CI
 # the same examples every run, so what landed green stays green; locally they explore.

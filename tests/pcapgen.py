@@ -1,7 +1,7 @@
 """Write pcap and pcapng captures from raw frames, for tests.
 
 Written from the file-format specifications (libpcap's pcap-savefile(5) and
-draft-ietf-opsawg-pcapng), not from :mod:`arpwatch_lb.captures`, so that
+draft-ietf-opsawg-pcapng), not from :mod:`arpwatch_lb.sources.capture_files`, so that
 reader tests do not check the reader against itself.  ``test_captures``
 checks that tshark reads what this module writes.
 

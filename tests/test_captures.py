@@ -45,9 +45,9 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arpwatch_lb import captures
-from arpwatch_lb.captures import CaptureError, CaptureReader, FrameCounts
-from arpwatch_lb.frames import Claim, decode
+from arpwatch_lb.core.frames import Claim, decode
+from arpwatch_lb.sources import capture_files as captures
+from arpwatch_lb.sources.capture_files import CaptureError, CaptureReader, FrameCounts
 
 A = mac("02:00:5e:10:00:01")
 B = mac("02:00:5e:10:00:02")
@@ -700,7 +700,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_no_read_permission(unreadable_file: Path) -> None:
     """Really unreadable: a mode-000 file opened by a process without CAP_DAC_OVERRIDE."""
-    code = ("import sys\nfrom arpwatch_lb.captures import CaptureReader, CaptureError\n"
+    code = ("import sys\nfrom arpwatch_lb.sources.capture_files import CaptureReader, CaptureError\n"
             "try:\n    CaptureReader(sys.argv[1])\nexcept CaptureError as e:\n    print(e)\n")
     out = subprocess.run(unprivileged([sys.executable, "-c", code, str(unreadable_file)]),
                          capture_output=True, text=True, timeout=60)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from fake_apiserver import FakeApiServer
 
-from arpwatch_lb.commands.doctor import doctor
+from arpwatch_lb.cli.doctor import doctor
 
 
 @pytest.fixture
@@ -163,10 +163,11 @@ def test_pcap_and_probe_exclusive(cluster: tuple[FakeApiServer, Path]) -> None:
 def test_probe_asks_for_vips_and_node_ips(cluster: tuple[FakeApiServer, Path],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """--probe: who-has for every VIP and node InternalIP; the replies name the nodes."""
-    from arpwatch_lb import live, probe
-    from arpwatch_lb.captures import FrameCounts
-    from arpwatch_lb.frames import Claim
-    from arpwatch_lb.probe import ProbeResult
+    from arpwatch_lb.core.frames import Claim
+    from arpwatch_lb.sessions import probe
+    from arpwatch_lb.sessions.probe import ProbeResult
+    from arpwatch_lb.sources import link_socket as live
+    from arpwatch_lb.sources.capture_files import FrameCounts
 
     asked: list[str] = []
 

@@ -33,8 +33,8 @@ from conftest import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arpwatch_lb import frames
-from arpwatch_lb.frames import Claim, decode
+from arpwatch_lb.core import frames
+from arpwatch_lb.core.frames import Claim, decode
 
 ETH, SLL, SLL2 = 1, 113, 276
 T = 1_700_000_000.25

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from kube_scenario import contested_service, kube_vip_service, l2status, node, node_assigned_event
 
-from arpwatch_lb.frames import Claim
+from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.tracker import OwnershipTracker
 from arpwatch_lb.kube.model import (
     KUBE_VIP,
     METALLB,
@@ -19,7 +20,6 @@ from arpwatch_lb.kube.model import (
     vip_snapshot,
 )
 from arpwatch_lb.kube.nodes import claimant_nodes, distinct_claimants, mac_nodes
-from arpwatch_lb.tracker import OwnershipTracker
 
 
 def _svc(**kw: object) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from live_lab import ARPWATCH, Lab, arpwatch, live_lab_fixture  # noqa: F401 - the live_lab fixture
 
-from arpwatch_lb.captures import CaptureReader
+from arpwatch_lb.sources.capture_files import CaptureReader
 
 VIP = "192.0.2.100"
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from arpwatch_lb.captures import CaptureReader, FrameCounts
-from arpwatch_lb.events import EventPolicy
-from arpwatch_lb.frames import Claim, decode, encode_arp, ethernet_frame
-from arpwatch_lb.live import ARP_FILTER, LinkDown, LinkGone, LinkStats, Received, reinsert_vlan
-from arpwatch_lb.monitor import Monitor
-from arpwatch_lb.probe import ProbePlan, who_has
-from arpwatch_lb.sinks.pcapwriter import PcapWriter
-from arpwatch_lb.tracker import OwnershipTracker
+from arpwatch_lb.core.event_policy import EventPolicy
+from arpwatch_lb.core.frames import Claim, decode, encode_arp, ethernet_frame
+from arpwatch_lb.core.tracker import OwnershipTracker
+from arpwatch_lb.sessions.probe import ProbePlan, who_has
+from arpwatch_lb.sinks.pcap_writer import PcapWriter
+from arpwatch_lb.sources.capture_files import CaptureReader, FrameCounts
+from arpwatch_lb.sources.link_socket import ARP_FILTER, LinkDown, LinkGone, LinkStats, Received, reinsert_vlan
+from arpwatch_lb.sources.live_capture import Monitor
 
 BCAST = b"\xff" * 6
 MAC_A = bytes.fromhex("02005e100001")

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from arpwatch_lb.frames import Claim
-from arpwatch_lb.metrics import (
+from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.tracker import OwnershipTracker
+from arpwatch_lb.sessions.replay import replay
+from arpwatch_lb.sinks.metrics import (
     MetricsSnapshot,
     TrackerCollector,
     serve,
     snapshot_tracker,
 )
-from arpwatch_lb.replay import replay
-from arpwatch_lb.tracker import OwnershipTracker
 
 ROOT = Path(__file__).resolve().parent.parent
 VIP = {"vip": "192.0.2.103", "vlan": ""}
@@ -68,7 +68,7 @@ def test_clean_failover_is_not_contested() -> None:
 def test_values_are_read_at_scrape_time_and_selection_applies() -> None:
     tr = OwnershipTracker(window=60)
     vips: dict[str, object] = {"sel": None}
-    from arpwatch_lb.addresses import parse_vips
+    from arpwatch_lb.core.addresses import parse_vips
     reg = registry_for(lambda: snapshot_tracker(tr, vips=lambda: vips["sel"]))  # type: ignore[arg-type,return-value]
     ip = bytes([10, 0, 0, 5])
     a, b = bytes([2, 0, 0, 0, 0, 1]), bytes([2, 0, 0, 0, 0, 2])

@@ -22,10 +22,10 @@ import kube_scenario as ks
 import pytest
 import yaml
 
+from arpwatch_lb.core.tracker import OwnershipTracker
 from arpwatch_lb.kube.nodes import mac_nodes
-from arpwatch_lb.metrics import serve, snapshot_tracker
-from arpwatch_lb.replay import replay
-from arpwatch_lb.tracker import OwnershipTracker
+from arpwatch_lb.sessions.replay import replay
+from arpwatch_lb.sinks.metrics import serve, snapshot_tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "arpwatch-lb.rules.yaml"

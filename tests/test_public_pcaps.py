@@ -34,12 +34,12 @@ from pathlib import Path
 import pytest
 from conftest import PUBLIC
 
-from arpwatch_lb.addresses import VipSet
-from arpwatch_lb.captures import CaptureReader
-from arpwatch_lb.frames import Claim, decode
-from arpwatch_lb.replay import replay
-from arpwatch_lb.report import build_report
-from arpwatch_lb.tracker import OwnershipTracker
+from arpwatch_lb.core.addresses import VipSet
+from arpwatch_lb.core.frames import Claim, decode
+from arpwatch_lb.core.report import build_report
+from arpwatch_lb.core.tracker import OwnershipTracker
+from arpwatch_lb.sessions.replay import replay
+from arpwatch_lb.sources.capture_files import CaptureReader
 
 
 def _notice_files() -> list[str]:

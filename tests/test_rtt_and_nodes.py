@@ -1,4 +1,4 @@
-"""Probe round trips (:class:`~arpwatch_lb.probe.ProbeRtts`) and node-aware judging: verdicts,
+"""Probe round trips (:class:`~arpwatch_lb.sessions.probe.ProbeRtts`) and node-aware judging: verdicts,
 report fields, events, table and metrics — fast, no kernel (the lab tests are in
 ``test_live_probe.py``, ``test_live_watch.py`` and ``test_live_kubernetes.py``)."""
 
@@ -10,16 +10,16 @@ import pytest
 from conftest import claim, ip, mac
 from prometheus_client import CollectorRegistry
 
-from arpwatch_lb.addresses import VipSet, parse_vips
-from arpwatch_lb.captures import FrameCounts
-from arpwatch_lb.events import EventPolicy
-from arpwatch_lb.frames import Claim
-from arpwatch_lb.metrics import TrackerCollector, snapshot_tracker
-from arpwatch_lb.probe import ProbeRtts
-from arpwatch_lb.report import build_report
+from arpwatch_lb.core.addresses import VipSet, parse_vips
+from arpwatch_lb.core.event_policy import EventPolicy
+from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.report import build_report
+from arpwatch_lb.core.tracker import MAX_FIGHT_PAIRS, OwnershipTracker
+from arpwatch_lb.core.verdicts import CONTESTED, MOVED, OK, cross_node_fights, verdict
+from arpwatch_lb.sessions.probe import ProbeRtts
 from arpwatch_lb.sinks import render_table
-from arpwatch_lb.tracker import MAX_FIGHT_PAIRS, OwnershipTracker
-from arpwatch_lb.verdicts import CONTESTED, MOVED, OK, cross_node_fights, verdict
+from arpwatch_lb.sinks.metrics import TrackerCollector, snapshot_tracker
+from arpwatch_lb.sources.capture_files import FrameCounts
 
 US_MAC, US_IP = mac("02:00:5e:10:00:99"), ip("192.0.2.99")
 VIP, OTHER = ip("192.0.2.100"), ip("192.0.2.101")
@@ -267,7 +267,7 @@ def test_metrics_contested_follows_the_node_verdict() -> None:
 def test_doctor_wire_fight_is_between_nodes_only() -> None:
     """doctor's wire view: node1's two NICs alternating, then node2 taking over cleanly,
     is no fight; node2 fighting back within the window is one."""
-    from arpwatch_lb.kube.doctor import _wire
+    from arpwatch_lb.kube.diagnosis import _wire
 
     tr = OwnershipTracker(window=60)
     tr.feed_all(arp_flux())

@@ -11,9 +11,9 @@ from conftest import BROADCAST, claim, ip, mac
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arpwatch_lb.frames import Claim
-from arpwatch_lb.tracker import Change, OwnershipTracker, Run
-from arpwatch_lb.verdicts import CONTESTED, MOVED, OK, exit_status, verdict
+from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.tracker import Change, OwnershipTracker, Run
+from arpwatch_lb.core.verdicts import CONTESTED, MOVED, OK, exit_status, verdict
 
 A = mac("02:00:5e:10:00:0a")
 B = mac("02:00:5e:10:00:0b")

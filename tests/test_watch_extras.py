@@ -14,10 +14,10 @@ import kube_scenario as ks
 import pytest
 from fake_apiserver import FakeApiServer
 
-from arpwatch_lb.addresses import VipSet, parse_ip, parse_vips
-from arpwatch_lb.replay import replay
-from arpwatch_lb.tracker import OwnershipTracker
-from arpwatch_lb.watch_extras import WatchExtras
+from arpwatch_lb.core.addresses import VipSet, parse_ip, parse_vips
+from arpwatch_lb.core.tracker import OwnershipTracker
+from arpwatch_lb.sessions.replay import replay
+from arpwatch_lb.sessions.watch_services import WatchExtras
 
 
 def fake_session(tmp_path: Path, vips: VipSet | None = None) -> Any:
@@ -111,7 +111,7 @@ def test_metrics_alone_export_everything(tmp_path: Path) -> None:
 def test_missing_extra_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import sys
 
-    from arpwatch_lb.options import InputError
+    from arpwatch_lb.cli.options import InputError
     for name in [m for m in sys.modules if m == "kubernetes" or m.startswith("kubernetes.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "kubernetes", None)
@@ -122,7 +122,7 @@ def test_missing_extra_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_port_in_use_is_an_input_error(tmp_path: Path) -> None:
     import socket
 
-    from arpwatch_lb.options import InputError
+    from arpwatch_lb.cli.options import InputError
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -135,8 +135,8 @@ def test_port_in_use_is_an_input_error(tmp_path: Path) -> None:
 def test_kubernetes_vips_for_probe(cluster: tuple[FakeApiServer, Path]) -> None:
     import click
 
-    from arpwatch_lb.options import InputError
-    from arpwatch_lb.watch_extras import kubernetes_vips
+    from arpwatch_lb.cli.options import InputError
+    from arpwatch_lb.sessions.watch_services import kubernetes_vips
     server, kc = cluster
     vs = kubernetes_vips(parse_vips(["192.0.2.10"]), True, str(kc))
     assert sorted(vs.singles) == sorted(parse_ip(x) for x in ("192.0.2.10", ks.VIP, ks.OTHER_VIP))
@@ -152,8 +152,8 @@ def test_two_nics_of_one_node_are_one_node_in_report_events_and_metrics(
         cluster: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
     """node1 answers every request from both of its NICs (a generated capture); the API
     server names node1 by its InternalIP, which both MACs claim too."""
-    from arpwatch_lb.events import EventPolicy
-    from arpwatch_lb.report import build_report
+    from arpwatch_lb.core.event_policy import EventPolicy
+    from arpwatch_lb.core.report import build_report
 
     _, kc = cluster
     tracker = OwnershipTracker(record_events=True)

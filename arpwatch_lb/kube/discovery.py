@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..addresses import VipSet, parse_vips
+from ..core.addresses import VipSet, parse_vips
 from .api import KubeError, KubeForbidden, KubeGone
 from .model import VipSnapshot, node_internal_ips, service_ref, vip_snapshot
 
@@ -97,7 +97,7 @@ class VipWatcher:
             return self._snapshot
 
     def vipset(self) -> VipSet:
-        """The VIPs as a :class:`~arpwatch_lb.addresses.VipSet` that selects without demanding.
+        """The VIPs as a :class:`~arpwatch_lb.core.addresses.VipSet` that selects without demanding.
 
         Passive capture cannot tell a quiet VIP from a dead one (MetalLB only
         sends gratuitous ARP after a reconcile), so these VIPs are never

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..core.announcers import CILIUM, KUBE_VIP, METALLB, SERVICELB
+
 __all__ = [
     "ANNOUNCERS",
     "CILIUM",
@@ -49,10 +51,6 @@ __all__ = [
 
 Obj = Mapping[str, Any]
 
-METALLB = "metallb"
-KUBE_VIP = "kube-vip"
-CILIUM = "cilium"
-SERVICELB = "k3s-servicelb"
 ANNOUNCERS = (METALLB, KUBE_VIP, CILIUM, SERVICELB)
 """Controllers that answer ARP for a Service's VIP (or make nodes answer)."""
 

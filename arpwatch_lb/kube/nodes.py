@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from ..tracker import IpState, OwnershipTracker
+from ..core.tracker import IpState, OwnershipTracker
 
 __all__ = ["MacNodes", "claimant_nodes", "distinct_claimants", "mac_nodes"]
 

@@ -1,6 +1,6 @@
-"""Sinks: turn the report document (see :mod:`arpwatch_lb.report`) into output."""
+"""Sinks: turn the report document (see :mod:`arpwatch_lb.core.report`) into output."""
 
-from .jsondoc import render_json
+from .json_report import render_json
 from .table import render_table
 
 __all__ = ["render_json", "render_table"]

@@ -1,7 +1,7 @@
 """Active probing: who-has requests crafted with scapy, sent at a bounded rate.
 
 Replies arrive on the capture socket like every other frame and go through
-decode → tracker (see :mod:`arpwatch_lb.monitor`), so *every* reply within
+decode → tracker (see :mod:`arpwatch_lb.sources.live_capture`), so *every* reply within
 the timeout counts — two MACs answering one request become a duplicate
 reply, which ``arping -D`` (first reply wins) cannot show.
 
@@ -31,12 +31,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import VipSet, format_ip, format_mac
-from .captures import FrameCounts
-from .frames import Claim
-from .live import CaptureError, FrameSource, LinkSocket, interface_addresses
-from .monitor import Monitor
-from .tracker import OwnershipTracker
+from ..core.addresses import VipSet, format_ip, format_mac
+from ..core.frames import Claim
+from ..core.tracker import OwnershipTracker
+from ..sources.capture_files import FrameCounts
+from ..sources.link_socket import CaptureError, FrameSource, LinkSocket, interface_addresses
+from ..sources.live_capture import Monitor
 
 __all__ = ["DEFAULT_RATE", "ProbePlan", "ProbeResult", "ProbeRtts", "RttStats", "run_probe",
            "who_has"]
@@ -245,7 +245,7 @@ def run_probe(interface: str, vips: VipSet, tracker: OwnershipTracker, *, count:
     """Probe every address of ``vips`` on ``interface``, collecting replies into ``tracker``.
 
     Capture starts before the first request and goes on ``timeout`` s after
-    the last one.  Raises :class:`~arpwatch_lb.live.CaptureError` (no
+    the last one.  Raises :class:`~arpwatch_lb.sources.link_socket.CaptureError` (no
     privilege, unknown interface, no IPv4 address to ask from).
     """
     mac, ip = interface_addresses(interface)

@@ -5,7 +5,7 @@ Two halves:
 * :func:`gather` (I/O, read-only): Services, Nodes, Service Events, Pods and
   MetalLB ``ServiceL2Status`` objects from the API → :class:`ClusterFacts`;
 * :func:`diagnose` (pure): cluster facts + optional wire facts (an
-  :class:`~arpwatch_lb.tracker.OwnershipTracker` fed by a replay or a probe) →
+  :class:`~arpwatch_lb.core.tracker.OwnershipTracker` fed by a replay or a probe) →
   the doctor document (``arpwatch-lb/doctor/1``), one entry per Service with a
   verdict, the evidence and the concrete fix.
 
@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..addresses import format_mac, parse_ip
-from ..tracker import OwnershipTracker
-from ..verdicts import CONTESTED, verdict
+from ..core.addresses import format_mac, parse_ip
+from ..core.tracker import OwnershipTracker
+from ..core.verdicts import CONTESTED, verdict
 from .model import (
     ANNOUNCERS,
     CILIUM,

@@ -15,7 +15,7 @@ of one node (a bond, two NICs on the segment, ARP flux) is one machine
 answering twice, not two announcers; it does not make the IP contested.  A
 MAC without a node name counts as a node of its own, so unknown MACs are
 judged exactly as without a mapping.  The tracker remembers which MAC pairs
-fought (:attr:`~arpwatch_lb.tracker.IpState.fight_pairs`); if more pairs
+fought (:attr:`~arpwatch_lb.core.tracker.IpState.fight_pairs`); if more pairs
 fought than it remembers, the IP stays contested (never hide a fight).
 """
 

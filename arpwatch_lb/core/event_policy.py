@@ -1,6 +1,6 @@
 """Event policy for ``watch``: tracker changes and capture facts → JSON-able events.
 
-The tracker records every change (:class:`arpwatch_lb.tracker.Change`); this
+The tracker records every change (:class:`arpwatch_lb.core.tracker.Change`); this
 module decides which become a line, so a storm of frames never becomes a
 storm of lines:
 
@@ -23,7 +23,7 @@ that name MACs also name nodes: ``node`` (for ``mac``), ``previous_node``
 when unknown; ``flip_flop``/``duplicate_reply`` lines get ``same_node`` —
 true when both MACs belong to one node.  Such a same-node fight (a bond, two
 NICs, ARP flux) is still a line (it is a fact) but does not make the IP
-``contested`` (:mod:`arpwatch_lb.verdicts`).
+``contested`` (:mod:`arpwatch_lb.core.verdicts`).
 
 Pure: time comes from the claims (kernel timestamps) or from the caller's
 ``now``; nothing here reads a clock or a socket.

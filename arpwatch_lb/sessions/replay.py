@@ -13,8 +13,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from .captures import CaptureReader, FrameCounts
-from .tracker import OwnershipTracker
+from ..core.tracker import OwnershipTracker
+from ..sources.capture_files import CaptureReader, FrameCounts
 
 __all__ = ["ReplayResult", "replay"]
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..addresses import VipSet
-from ..captures import CaptureError
-from ..options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
-from ..replay import replay as replay_files
-from ..report import build_report, report_exit_status
+from ..core.addresses import VipSet
+from ..core.report import build_report, report_exit_status
+from ..core.tracker import OwnershipTracker
+from ..sessions.replay import replay as replay_files
 from ..sinks import render_json, render_table
 from ..sinks.progress import Progress
-from ..tracker import OwnershipTracker
+from ..sources.capture_files import CaptureError
+from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
 
 
 @click.command(epilog=EXIT_STATUS_HELP)

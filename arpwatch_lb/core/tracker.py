@@ -29,12 +29,12 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   only the open run.
 * Per IP, which two MACs each flip-flop or duplicate reply was between
   (``fight_pairs``, bounded): policy that knows which MACs belong to one
-  machine (:mod:`arpwatch_lb.verdicts` with a MAC → node mapping) needs it.
+  machine (:mod:`arpwatch_lb.core.verdicts` with a MAC → node mapping) needs it.
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
   exact regardless.
 
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
-``contested`` is policy and lives in :mod:`arpwatch_lb.verdicts`.  When
+``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
 ``record_events`` is true, rare transitions (new claimant, owner change,
 flip-flop, duplicate reply) are queued as :class:`Change` objects for
 :meth:`OwnershipTracker.drain`.

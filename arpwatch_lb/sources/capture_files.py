@@ -1,7 +1,7 @@
 """Read pcap and pcapng captures (plain or gzip) into ARP claims.
 
 A :class:`CaptureReader` streams a file in fixed-size chunks — memory does not
-grow with the file — and yields :class:`~arpwatch_lb.frames.Claim` objects in
+grow with the file — and yields :class:`~arpwatch_lb.core.frames.Claim` objects in
 file order while counting every other frame in a :class:`FrameCounts`.
 
 Formats: pcap in both byte orders with micro- or nanosecond timestamps;
@@ -23,7 +23,7 @@ look is skipped for a while, since captures of mixed sizes rarely have runs.
 Claims are handed on per 128 KiB chunk, so the tracker sees them while they
 are still in the CPU cache.  Anything unusual (stacked tags, LLC/SNAP, odd
 opcodes or sizes, malformed frames) goes through
-:func:`arpwatch_lb.frames.decode`, the reference decoder; property tests
+:func:`arpwatch_lb.core.frames.decode`, the reference decoder; property tests
 check that both paths agree.
 """
 
@@ -39,7 +39,7 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from .frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
+from ..core.frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .addresses import VipSet
-from .captures import FrameCounts
-from .events import EventPolicy
-from .live import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
-from .monitor import Monitor
+from ..core.addresses import VipSet
+from ..core.event_policy import EventPolicy
+from ..core.report import build_report
+from ..core.tracker import Change, OwnershipTracker
+from ..sinks import render_table
+from ..sinks.jsonl import JsonLines
+from ..sinks.pcap_writer import PcapWriter
+from ..sources.capture_files import FrameCounts
+from ..sources.link_socket import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
+from ..sources.live_capture import Monitor
 from .probe import DEFAULT_RATE, ProbePlan, ProbeRtts, who_has
-from .report import build_report
-from .sinks import render_table
-from .sinks.jsonl import JsonLines
-from .sinks.pcapwriter import PcapWriter
-from .tracker import Change, OwnershipTracker
 
 __all__ = ["WatchConfig", "WatchSession"]
 
@@ -73,7 +73,7 @@ class WatchSession:
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._stop = False
         self.nodes: Callable[[], Mapping[bytes, str]] | None = None
-        """MAC → node name (``--kubernetes``, set by :class:`~arpwatch_lb.watch_extras.WatchExtras`)."""
+        """MAC → node name (``--kubernetes``, set by :class:`.watch_services.WatchExtras`)."""
         self.rtts = ProbeRtts(min(cfg.probe_interval, RTT_LIMIT))
         opener = open_source or (lambda name: LinkSocket(name, cfg.promisc, cfg.buffer_bytes))
         self.monitor = Monitor(list(cfg.interfaces), self.tracker, self.counts,

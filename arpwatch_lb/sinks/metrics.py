@@ -22,7 +22,7 @@ README.md ("Kubernetes", "Metrics") has the table and the PromQL):
   for VIPs exported with per-IP metrics, so bounded like them.
 
 With a MAC → node mapping, ``_ip_contested`` follows the node-aware verdict
-(:mod:`arpwatch_lb.verdicts`): two MACs of one node are not a fight.
+(:mod:`arpwatch_lb.core.verdicts`): two MACs of one node are not a fight.
 
 **Bounded labels.**  A flood of spoofed MACs must not explode cardinality:
 per IP only the first ``max_macs`` MACs to claim it get their own ``mac``
@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from .addresses import format_ip, format_mac
-from .tracker import IpState, OwnershipTracker
-from .verdicts import CONTESTED, verdict
+from ..core.addresses import format_ip, format_mac
+from ..core.tracker import IpState, OwnershipTracker
+from ..core.verdicts import CONTESTED, verdict
 
 try:
     from prometheus_client import CollectorRegistry
@@ -77,7 +77,7 @@ class IpSelection(Protocol):
 def require_metrics() -> None:
     """Raise :class:`~arpwatch_lb.kube.MissingExtra` when prometheus-client is missing."""
     if CollectorRegistry is None:
-        from .kube import MissingExtra
+        from ..kube import MissingExtra
         raise MissingExtra(INSTALL_HINT)
 
 
@@ -167,7 +167,7 @@ def snapshot_tracker(tracker: OwnershipTracker,
     contested while its last flip-flop/duplicate reply is at most this many
     seconds older than the tracker's network time (default: the tracker's
     window).  ``extra``: ``kernel_drops``, ``probe_rtts``, ``probe_requests``,
-    ``kubernetes`` fields, or ``probes``: a :class:`~arpwatch_lb.probe.ProbeRtts`
+    ``kubernetes`` fields, or ``probes``: a :class:`~arpwatch_lb.sessions.probe.ProbeRtts`
     whose totals fill ``probe_rtts``/``probe_requests`` and whose per-VIP round
     trips are exported for the VIPs that get per-IP metrics.
     """

@@ -16,7 +16,7 @@ from .tracker import IpState, OwnershipTracker
 from .verdicts import EXIT_ERROR, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
 
 if TYPE_CHECKING:
-    from .probe import ProbeRtts
+    from ..sessions.probe import ProbeRtts
 
 __all__ = ["SCHEMA", "build_report", "frames_section", "report_exit_status"]
 
@@ -121,7 +121,7 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     ``probes`` (``probe``/``watch``): adds the top-level ``probes`` object and
     a ``probe_rtt`` to every IP.  ``nodes`` (MAC → node name, ``--kubernetes``):
     adds ``node`` to every claimant and ``nodes``/``same_node`` to every IP,
-    and the verdicts are judged per node (:func:`arpwatch_lb.verdicts.verdict`).
+    and the verdicts are judged per node (:func:`arpwatch_lb.core.verdicts.verdict`).
     """
     entries = [_ip_entry(st, tracker, nodes) for st in select(tracker, vips)]
     claimed: set[bytes] = {k[2] for k in tracker.ips}

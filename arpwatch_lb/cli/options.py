@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .addresses import VipSet, parse_vips
-from .tracker import DEFAULT_WINDOW
-from .verdicts import EXIT_ERROR
+from ..core.addresses import VipSet, parse_vips
+from ..core.tracker import DEFAULT_WINDOW
+from ..core.verdicts import EXIT_ERROR
 
 F = TypeVar("F", bound=Callable[..., Any])
 

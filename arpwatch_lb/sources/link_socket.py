@@ -20,7 +20,7 @@ Per frame the capture socket delivers two control messages:
   the skb metadata, so the filter and the data see the inner ethertype.  When
   ``tp_status`` has ``TP_STATUS_VLAN_VALID`` the tag (``tp_vlan_tci``, and
   ``tp_vlan_tpid`` when ``TP_STATUS_VLAN_TPID_VALID``) is re-inserted after
-  the MAC addresses, as libpcap does, so :func:`arpwatch_lb.frames.decode`
+  the MAC addresses, as libpcap does, so :func:`arpwatch_lb.core.frames.decode`
   sees the VLAN and ``--write-pcap`` keeps it.
 
 ``PACKET_STATISTICS`` (read, and thereby reset, by :meth:`LinkSocket.stats`)

@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from ..addresses import VipSet, parse_vips
-from ..live import CaptureError, check_interfaces, default_interface
-from ..options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
-from ..probe import DEFAULT_RATE, run_probe
-from ..report import build_report, report_exit_status
+from ..core.addresses import VipSet, parse_vips
+from ..core.report import build_report, report_exit_status
+from ..core.tracker import OwnershipTracker
+from ..sessions.probe import DEFAULT_RATE, run_probe
+from ..sessions.watch_services import kubernetes_options, kubernetes_targets
 from ..sinks import render_json, render_table
-from ..tracker import OwnershipTracker
-from ..watch_extras import kubernetes_options, kubernetes_targets
+from ..sources.link_socket import CaptureError, check_interfaces, default_interface
+from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
 
 
 @click.command(epilog=EXIT_STATUS_HELP)

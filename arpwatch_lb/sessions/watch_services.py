@@ -1,6 +1,6 @@
 """``watch --kubernetes --metrics-port``: VIP discovery and metrics for a running watch session.
 
-Kept apart from :mod:`arpwatch_lb.watch` so the capture loop stays as it is:
+Kept apart from :mod:`arpwatch_lb.sessions.watch` so the capture loop stays as it is:
 :class:`WatchExtras` attaches to any object with the session's shape
 (``tracker``, ``counts``, ``cfg.vips``, ``policy.vips``, ``monitor``) and
 
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from .addresses import VipSet
-from .options import InputError
+from ..cli.options import InputError
+from ..core.addresses import VipSet
 
 if TYPE_CHECKING:
-    from .metrics import IpSelection
+    from ..sinks.metrics import IpSelection
 
 __all__ = ["WatchExtras", "kubernetes_options", "kubernetes_targets", "kubernetes_vips",
            "watch_extras_options"]
@@ -67,7 +67,7 @@ def kubernetes_vips(vips: VipSet, kubernetes: bool, kubeconfig: str | None) -> V
     One list, no watch.  Kubernetes VIPs are single addresses, so one that
     nobody answers is reported ``unclaimed``.  Raises ``click.UsageError``
     when there is nothing to probe and
-    :class:`~arpwatch_lb.options.InputError` on API problems.
+    :class:`~arpwatch_lb.cli.options.InputError` on API problems.
     """
     return kubernetes_targets(vips, kubernetes, kubeconfig, nodes=False)[0]
 
@@ -84,13 +84,13 @@ def kubernetes_targets(vips: VipSet, kubernetes: bool, kubeconfig: str | None,
         if not vips:
             raise click.UsageError("Missing option '--vip' (or use --kubernetes).")
         return vips, {}
-    from .addresses import parse_vips
-    from .kube import MissingExtra
+    from ..core.addresses import parse_vips
+    from ..kube import MissingExtra
 
     node_ips: dict[str, str] = {}
     try:
-        from .kube.api import KubeApi, KubeError, KubeForbidden
-        from .kube.model import node_internal_ips, vip_snapshot
+        from ..kube.api import KubeApi, KubeError, KubeForbidden
+        from ..kube.model import node_internal_ips, vip_snapshot
 
         try:
             api = KubeApi(kubeconfig)
@@ -139,14 +139,14 @@ class WatchExtras:
         self.err.flush()
 
     def attach(self, session: Any) -> WatchExtras:
-        """Start what was asked for; raise :class:`~arpwatch_lb.options.InputError` if impossible."""
-        from .kube import MissingExtra
+        """Start what was asked for; raise :class:`~arpwatch_lb.cli.options.InputError` if impossible."""
+        from ..kube import MissingExtra
 
         self.session = session
         self._user_vips = session.cfg.vips
         try:
             if self.metrics_port is not None:
-                from .metrics import require_metrics
+                from ..sinks.metrics import require_metrics
                 require_metrics()
             if self.kubernetes:
                 self._start_kubernetes()
@@ -165,8 +165,8 @@ class WatchExtras:
     # -- Kubernetes ---------------------------------------------------------
 
     def _start_kubernetes(self) -> None:
-        from .kube.api import KubeApi, KubeError
-        from .kube.discovery import VipWatcher
+        from ..kube.api import KubeApi, KubeError
+        from ..kube.discovery import VipWatcher
 
         if self.api is None:
             try:
@@ -180,7 +180,7 @@ class WatchExtras:
                       "API server answers")
 
     def _vips_changed(self, snap: Any) -> None:
-        from .kube.discovery import snapshot_vipset
+        from ..kube.discovery import snapshot_vipset
 
         vs = snapshot_vipset(snap, self._user_vips if self._user_vips else None)
         # Attribute swaps: atomic for the capture thread, which reads them per event.
@@ -203,7 +203,7 @@ class WatchExtras:
     def _nodes(self) -> dict[bytes, str]:
         if self.watcher is None:
             return {}
-        from .kube.nodes import mac_nodes
+        from ..kube.nodes import mac_nodes
 
         node_ips = self.watcher.node_ips()
         tracker = self.session.tracker
@@ -226,7 +226,7 @@ class WatchExtras:
     # -- metrics ------------------------------------------------------------
 
     def _start_metrics(self) -> None:
-        from .metrics import serve, snapshot_tracker
+        from ..sinks.metrics import serve, snapshot_tracker
 
         s = self.session
 

@@ -8,7 +8,7 @@ ethertypes, and malformed frames (``"malformed.<reason>"``, after Zeek's
 "weirds").
 
 Addresses stay raw bytes (6-byte MACs, 4-byte IPv4 addresses) so that the hot
-path never formats strings; :mod:`arpwatch_lb.addresses` formats them for
+path never formats strings; :mod:`arpwatch_lb.core.addresses` formats them for
 reports.  :func:`encode_arp` is the inverse of the ARP part of the decoder.
 """
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from ..addresses import parse_vips
+from ..core.addresses import parse_vips
+from ..core.tracker import OwnershipTracker
 from ..kube import MissingExtra
-from ..options import InputError, format_option, window_option
 from ..sinks import render_json
-from ..sinks.doctor import render_doctor_table
-from ..tracker import OwnershipTracker
+from ..sinks.doctor_table import render_doctor_table
+from .options import InputError, format_option, window_option
 
 DOCTOR_EXIT_HELP = ("Exit status: 0 no Service contested; 1 a Service is contested (two "
                     "announcers act on it, or two nodes claim its VIP on the wire); 2 errors "
@@ -22,8 +22,8 @@ DOCTOR_EXIT_HELP = ("Exit status: 0 no Service contested; 1 a Service is contest
 
 
 def _wire_from_pcaps(paths: tuple[Path, ...], tracker: OwnershipTracker) -> dict[str, Any]:
-    from ..captures import CaptureError
-    from ..replay import replay
+    from ..sessions.replay import replay
+    from ..sources.capture_files import CaptureError
 
     try:
         result = replay(paths, tracker)
@@ -37,8 +37,8 @@ def _wire_from_pcaps(paths: tuple[Path, ...], tracker: OwnershipTracker) -> dict
 
 def _wire_from_probe(vips: list[str], node_ips: list[str], interface: str | None,
                      tracker: OwnershipTracker) -> dict[str, Any]:
-    from ..live import CaptureError, check_interfaces, default_interface
-    from ..probe import run_probe
+    from ..sessions.probe import run_probe
+    from ..sources.link_socket import CaptureError, check_interfaces, default_interface
 
     # Node InternalIPs are probed too: their replies tell which MAC is which node.
     targets = parse_vips(sorted(set(vips) | {ip for ip in node_ips
@@ -84,7 +84,7 @@ def doctor(kubeconfig: Path | None, context: str | None, pcaps: tuple[Path, ...]
         raise click.UsageError("use --pcap or --probe, not both")
     try:
         from ..kube.api import KubeApi, KubeError
-        from ..kube.doctor import diagnose, doctor_exit_status, gather
+        from ..kube.diagnosis import diagnose, doctor_exit_status, gather
 
         try:
             api = KubeApi(str(kubeconfig) if kubeconfig else None, context)

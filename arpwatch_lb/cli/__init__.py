@@ -8,13 +8,13 @@ import sys
 
 import click
 
-from . import __version__
+from .. import __version__
 
 COMMANDS = {
-    "replay": "arpwatch_lb.commands.replay:replay",
-    "probe": "arpwatch_lb.commands.probe:probe",
-    "watch": "arpwatch_lb.commands.watch:watch",
-    "doctor": "arpwatch_lb.commands.doctor:doctor",
+    "replay": "arpwatch_lb.cli.replay:replay",
+    "probe": "arpwatch_lb.cli.probe:probe",
+    "watch": "arpwatch_lb.cli.watch:watch",
+    "doctor": "arpwatch_lb.cli.doctor:doctor",
 }
 
 

@@ -1,12 +1,12 @@
 """The live source: frames from interfaces, through decode → tracker, like a replay.
 
-:class:`Monitor` owns one :class:`~arpwatch_lb.live.FrameSource` per
+:class:`Monitor` owns one :class:`~arpwatch_lb.sources.link_socket.FrameSource` per
 interface and does the bookkeeping that ``probe`` and ``watch`` share:
 
 * :meth:`Monitor.pump` waits (select) for frames and hands every queued one
-  to :func:`arpwatch_lb.frames.decode` with its kernel timestamp; claims go to
-  the :class:`~arpwatch_lb.tracker.OwnershipTracker` in batches, frame kinds
-  to the same :class:`~arpwatch_lb.captures.FrameCounts` a replay fills, and
+  to :func:`arpwatch_lb.core.frames.decode` with its kernel timestamp; claims go to
+  the :class:`~arpwatch_lb.core.tracker.OwnershipTracker` in batches, frame kinds
+  to the same :class:`~arpwatch_lb.sources.capture_files.FrameCounts` a replay fills, and
   the raw frames to an optional pcap writer;
 * :meth:`Monitor.read_stats` folds the kernel's ``PACKET_STATISTICS`` into
   per-interface totals (packets = frames passed to us + frames dropped);
@@ -30,11 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .captures import FrameCounts
-from .frames import LINKTYPE_ETHERNET, Claim, decode
-from .live import FrameSource, LinkDown, LinkGone, LinkSocket, Received, interface_state
-from .sinks.pcapwriter import PcapWriter
-from .tracker import Change, OwnershipTracker
+from ..core.frames import LINKTYPE_ETHERNET, Claim, decode
+from ..core.tracker import Change, OwnershipTracker
+from ..sinks.pcap_writer import PcapWriter
+from .capture_files import FrameCounts
+from .link_socket import FrameSource, LinkDown, LinkGone, LinkSocket, Received, interface_state
 
 __all__ = ["Link", "Monitor"]
 

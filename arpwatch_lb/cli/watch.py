@@ -11,14 +11,14 @@ from types import FrameType
 
 import click
 
-from ..addresses import VipSet
-from ..live import DEFAULT_RCVBUF, CaptureError, check_interfaces, default_interface
-from ..options import EXIT_STATUS_HELP, InputError, interface_option, vip_option, window_option
-from ..probe import DEFAULT_RATE
-from ..report import report_exit_status
+from ..core.addresses import VipSet
+from ..core.report import report_exit_status
+from ..sessions.probe import DEFAULT_RATE
+from ..sessions.watch import CLEAR, WatchConfig, WatchSession
+from ..sessions.watch_services import WatchExtras, watch_extras_options
 from ..sinks import render_table
-from ..watch import CLEAR, WatchConfig, WatchSession
-from ..watch_extras import WatchExtras, watch_extras_options
+from ..sources.link_socket import DEFAULT_RCVBUF, CaptureError, check_interfaces, default_interface
+from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option, window_option
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -79,7 +79,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    try:  # --kubernetes / --metrics-port (arpwatch_lb.watch_extras)
+    try:  # --kubernetes / --metrics-port (arpwatch_lb.sessions.watch_services)
         extras = WatchExtras(kubernetes, kubeconfig, metrics_port).attach(session)
     except BaseException:
         session.close()

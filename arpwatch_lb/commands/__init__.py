@@ -1,1 +1,0 @@
-"""One module per command; :mod:`arpwatch_lb.cli` registers them."""
