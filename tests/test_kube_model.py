@@ -7,6 +7,7 @@ from kube_scenario import contested_service, kube_vip_service, l2status, node, n
 
 from arpwatch_lb.core.frames import Claim
 from arpwatch_lb.core.tracker import OwnershipTracker
+from arpwatch_lb.core.verdicts import distinct_nodes
 from arpwatch_lb.kube.model import (
     KUBE_VIP,
     METALLB,
@@ -19,7 +20,7 @@ from arpwatch_lb.kube.model import (
     service_vips,
     vip_snapshot,
 )
-from arpwatch_lb.kube.nodes import claimant_nodes, distinct_claimants, mac_nodes
+from arpwatch_lb.kube.nodes import claimant_nodes, mac_nodes
 
 
 def _svc(**kw: object) -> dict:
@@ -135,10 +136,10 @@ def test_several_macs_of_one_node_are_one_claimant() -> None:
     st = tr.ips[(None, None, VIP)]
     assert st.flip_flops > 0  # the tracker sees two MACs…
     assert claimant_nodes(st, nodes) == {"node1": [M3, M1]}
-    assert distinct_claimants(st, nodes) == 1  # …but it is one node: not a fight
+    assert distinct_nodes(st, nodes) == 1  # …but it is one node: not a fight
     tr.feed(_claim(10, M2, VIP))
     tr.feed(_claim(11, M4, VIP))  # a MAC nobody knows
-    assert distinct_claimants(st, nodes) == 3
+    assert distinct_nodes(st, nodes) == 3
 
 
 def test_mac_claiming_two_nodes_addresses_is_ambiguous() -> None:

@@ -13,12 +13,13 @@ import pytest
 
 from arpwatch_lb.core.event_policy import EventPolicy
 from arpwatch_lb.core.frames import Claim, decode, encode_arp, ethernet_frame
+from arpwatch_lb.core.probe_plan import ProbePlan
 from arpwatch_lb.core.tracker import OwnershipTracker
-from arpwatch_lb.sessions.probe import ProbePlan, who_has
 from arpwatch_lb.sinks.pcap_writer import PcapWriter
 from arpwatch_lb.sources.capture_files import CaptureReader, FrameCounts
 from arpwatch_lb.sources.link_socket import ARP_FILTER, LinkDown, LinkGone, LinkStats, Received, reinsert_vlan
 from arpwatch_lb.sources.live_capture import Monitor
+from arpwatch_lb.sources.probe_frames import who_has
 
 BCAST = b"\xff" * 6
 MAC_A = bytes.fromhex("02005e100001")
@@ -70,7 +71,7 @@ class FakeLink:
 def _monitor(links: dict[str, FakeLink], states: dict[str, str], facts: list) -> Monitor:
     return Monitor(list(links), OwnershipTracker(record_events=True), FrameCounts(),
                    open_source=lambda name: links[name], state_of=lambda name: states[name],
-                   on_fact=lambda kind, name, **kw: facts.append((kind, name, kw)),
+                   on_fact=lambda f: facts.append((f.kind, f.interface, {"time": f.time, **f.fields})),
                    clock=lambda: 123.0)
 
 
@@ -105,7 +106,7 @@ def test_monitor_reopens_a_vanished_interface() -> None:
     facts: list = []
     mon = Monitor(["eth1"], OwnershipTracker(), open_source=lambda n: opened.popleft(),
                   state_of=lambda n: states[n],
-                  on_fact=lambda kind, name, **kw: facts.append(kind), clock=lambda: 1.0)
+                  on_fact=lambda f: facts.append(f.kind), clock=lambda: 1.0)
     mon.drain_all()
     assert first.closed and facts == ["interface_vanished"]
     assert not mon.send("eth1", b"x")
@@ -183,3 +184,43 @@ def test_bpf_program_shape() -> None:
     for i, (code, jt, jf, _k) in enumerate(ARP_FILTER):
         if code & 0x07 == 0x05:  # BPF_JMP
             assert i + 1 + max(jt, jf) < len(ARP_FILTER)
+
+
+def test_watch_probes_node_addresses_at_start_and_when_the_list_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session pulls node InternalIPs from its provider: one round of who-has at the
+    start, another only when the list changes; the VIP selection is probed each interval."""
+    from arpwatch_lb.core.addresses import parse_vips
+    from arpwatch_lb.sessions import watch as watch_module
+    from arpwatch_lb.sessions.watch import WatchConfig, WatchSession
+
+    me_mac, me_ip = bytes.fromhex("02005e1000fe"), bytes((192, 0, 2, 250))
+    monkeypatch.setattr(watch_module, "interface_addresses", lambda name: (me_mac, me_ip))
+    link = FakeLink("eth0")
+    nodes = {"192.0.2.11": "node1"}
+    clock = [1000.0]
+
+    def mono() -> float:  # every look at the clock moves it on: the loop ends by itself
+        clock[0] += 0.05
+        if clock[0] > 1000.6 and "192.0.2.12" not in nodes:
+            nodes["192.0.2.12"] = "node2"  # a node joins at run time
+        return clock[0]
+
+    cfg = WatchConfig(interfaces=["eth0"], probe_interval=100.0, duration=1.5, fmt="jsonl",
+                      summary_interval=100.0)
+    vips = parse_vips(["192.0.2.100"])
+    out = open(os.devnull, "w")  # noqa: SIM115
+    session = WatchSession(cfg, out=out, open_source=lambda name: link, vips=lambda: vips,
+                           nodes=lambda tracker: {}, node_ips=lambda: dict(nodes),
+                           wall=lambda: clock[0], mono=mono)
+    try:
+        session.run()
+    finally:
+        session.close()
+        out.close()
+    asked = [decode(1, f) for f in link.sent]
+    targets = [".".join(map(str, c.tpa)) for c in asked if isinstance(c, Claim)]
+    assert targets.count("192.0.2.100") == 1  # the VIP: once per probe interval
+    assert targets.count("192.0.2.11") == 2  # at the start, and again with the new list
+    assert targets.count("192.0.2.12") == 1
+    assert all(c.sha == me_mac and c.spa == me_ip for c in asked if isinstance(c, Claim))

@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from arpwatch_lb.core.addresses import VipSet, parse_vips
 from arpwatch_lb.core.event_policy import EventPolicy
 from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.probe_plan import ProbeRtts
 from arpwatch_lb.core.report import build_report
 from arpwatch_lb.core.tracker import MAX_FIGHT_PAIRS, OwnershipTracker
 from arpwatch_lb.core.verdicts import CONTESTED, MOVED, OK, cross_node_fights, verdict
-from arpwatch_lb.sessions.probe import ProbeRtts
 from arpwatch_lb.sinks import render_table
 from arpwatch_lb.sinks.metrics import TrackerCollector, snapshot_tracker
 from arpwatch_lb.sources.capture_files import FrameCounts

@@ -1,4 +1,8 @@
-"""``watch --kubernetes --metrics-port`` plumbing, against a local API server and a replayed tracker."""
+"""``watch --kubernetes --metrics-port`` services, against a local API server and a replayed tracker.
+
+The session is a stand-in with the real session's shape (tracker, counts,
+monitor, a ``vips`` provider); the services are the real ones.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +21,46 @@ from fake_apiserver import FakeApiServer
 from arpwatch_lb.core.addresses import VipSet, parse_ip, parse_vips
 from arpwatch_lb.core.tracker import OwnershipTracker
 from arpwatch_lb.sessions.replay import replay
-from arpwatch_lb.sessions.watch_services import WatchExtras
+from arpwatch_lb.sessions.watch_services import (
+    Handoff,
+    KubernetesTargets,
+    MetricsEndpoint,
+    ServiceError,
+)
 
 
 def fake_session(tmp_path: Path, vips: VipSet | None = None) -> Any:
     tracker = OwnershipTracker()
     res = replay([ks.PCAP, ks.node_arp_pcap(tmp_path / "nodes.pcap")], tracker)
     vs = vips or VipSet()
-    return SimpleNamespace(tracker=tracker, counts=res.counts, cfg=SimpleNamespace(vips=vs),
-                           policy=SimpleNamespace(vips=vs),
+    return SimpleNamespace(tracker=tracker, counts=res.counts, vips=lambda: vs,
                            monitor=SimpleNamespace(kernel_drops=3, links={}))
+
+
+class Services:
+    """KubernetesTargets and/or MetricsEndpoint around ``session``, closed together."""
+
+    def __init__(self, session: Any, kubeconfig: str | None = None, metrics: bool = False,
+                 err: io.StringIO | None = None, user_vips: VipSet | None = None) -> None:
+        self.err = err or io.StringIO()
+        self.kube = self.server = None
+        try:
+            if kubeconfig is not None:
+                self.kube = KubernetesTargets(user_vips or VipSet(), kubeconfig,
+                                              err=self.err).start()
+                session.vips = self.kube.vips
+            if metrics:
+                self.server = MetricsEndpoint(session, 0, "127.0.0.1", self.kube,
+                                              err=self.err).start().server
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.kube is not None:
+            self.kube.close()
 
 
 def scrape(port: int) -> str:
@@ -56,12 +90,11 @@ def test_kubernetes_vips_and_node_names_reach_policy_and_metrics(
     server, kc = cluster
     session = fake_session(tmp_path)
     err = io.StringIO()
-    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), metrics_port=0,
-                         metrics_host="127.0.0.1", err=err).attach(session)
+    extras = Services(session, str(kc), metrics=True, err=err)
     try:
-        assert parse_ip(ks.VIP) in session.policy.vips
-        assert parse_ip("192.0.2.10") not in session.policy.vips  # the client: not a VIP
-        assert session.cfg.vips.singles == []  # passive: quiet VIPs are not "unclaimed"
+        assert parse_ip(ks.VIP) in session.vips()
+        assert parse_ip("192.0.2.10") not in session.vips()  # the client: not a VIP
+        assert session.vips().singles == []  # passive: quiet VIPs are not "unclaimed"
         port = extras.server.port
         body = scrape(port)
         assert 'arpwatch_lb_ip_contested{vip="192.0.2.103",vlan=""} 1.0' in body
@@ -73,7 +106,7 @@ def test_kubernetes_vips_and_node_names_reach_policy_and_metrics(
         # the contested Service is deleted: its VIP leaves the selection, no restart
         server.delete("services", "default", "web")
         assert wait_for(lambda: 'vip="192.0.2.103"' not in scrape(port))
-        assert parse_ip(ks.VIP) not in session.policy.vips
+        assert parse_ip(ks.VIP) not in session.vips()
         # the API server goes away: VIPs kept, said once, api_up 0
         server.stop()
         assert wait_for(lambda: "arpwatch_lb_kubernetes_api_up 0.0" in scrape(port))
@@ -85,19 +118,20 @@ def test_kubernetes_vips_and_node_names_reach_policy_and_metrics(
 
 def test_user_vips_stay_selected(cluster: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
     _, kc = cluster
-    session = fake_session(tmp_path, parse_vips(["192.0.2.10"]))
-    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), err=io.StringIO()).attach(session)
+    user = parse_vips(["192.0.2.10"])
+    session = fake_session(tmp_path, user)
+    extras = Services(session, str(kc), user_vips=user)
     try:
-        assert parse_ip("192.0.2.10") in session.policy.vips
-        assert parse_ip(ks.VIP) in session.policy.vips
-        assert session.cfg.vips.singles == [parse_ip("192.0.2.10")]
+        assert parse_ip("192.0.2.10") in session.vips()
+        assert parse_ip(ks.VIP) in session.vips()
+        assert session.vips().singles == [parse_ip("192.0.2.10")]
     finally:
         extras.close()
 
 
 def test_metrics_alone_export_everything(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
-    extras = WatchExtras(metrics_port=0, metrics_host="127.0.0.1", err=io.StringIO()).attach(session)
+    extras = Services(session, metrics=True)
     try:
         body = scrape(extras.server.port)
         assert 'vip="192.0.2.10"' in body and 'vip="192.0.2.103"' in body
@@ -108,44 +142,48 @@ def test_metrics_alone_export_everything(tmp_path: Path) -> None:
         extras.close()
 
 
-def test_missing_extra_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_extra_is_a_service_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from arpwatch_lb.cli.options import InputError
     for name in [m for m in sys.modules if m == "kubernetes" or m.startswith("kubernetes.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "kubernetes", None)
-    with pytest.raises(InputError, match=r"pip install 'arpwatch-lb\[kubernetes\]'"):
-        WatchExtras(kubernetes=True, err=io.StringIO()).attach(fake_session(tmp_path))
+    with pytest.raises(ServiceError, match=r"pip install 'arpwatch-lb\[kubernetes\]'"):
+        KubernetesTargets(VipSet(), err=io.StringIO()).start()
 
 
-def test_port_in_use_is_an_input_error(tmp_path: Path) -> None:
+def test_port_in_use_is_a_service_error(tmp_path: Path) -> None:
     import socket
 
-    from arpwatch_lb.cli.options import InputError
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        with pytest.raises(InputError, match=f"--metrics-port {port}"):
-            WatchExtras(metrics_port=port, metrics_host="127.0.0.1",
-                        err=io.StringIO()).attach(fake_session(tmp_path))
+        with pytest.raises(ServiceError, match=f"--metrics-port {port}"):
+            MetricsEndpoint(fake_session(tmp_path), port, "127.0.0.1", err=io.StringIO()).start()
 
 
-def test_kubernetes_vips_for_probe(cluster: tuple[FakeApiServer, Path]) -> None:
-    import click
-
-    from arpwatch_lb.cli.options import InputError
-    from arpwatch_lb.sessions.watch_services import kubernetes_vips
+def test_kubernetes_targets_for_probe(cluster: tuple[FakeApiServer, Path]) -> None:
+    from arpwatch_lb.kube.api import KubeError
+    from arpwatch_lb.sessions.probe import probe_targets
     server, kc = cluster
-    vs = kubernetes_vips(parse_vips(["192.0.2.10"]), True, str(kc))
+    vs, targets, node_ips = probe_targets(parse_vips(["192.0.2.10"]), str(kc), True, print)
     assert sorted(vs.singles) == sorted(parse_ip(x) for x in ("192.0.2.10", ks.VIP, ks.OTHER_VIP))
-    assert kubernetes_vips(parse_vips(["192.0.2.10"]), False, None).singles == [parse_ip("192.0.2.10")]
-    with pytest.raises(click.UsageError):
-        kubernetes_vips(VipSet(), False, None)
+    assert set(node_ips) == {ip for ip, _ in ks.NODES.values()}
+    assert set(targets.singles) == set(vs.singles) | {parse_ip(ip) for ip in node_ips}
+    alone = parse_vips(["192.0.2.10"])
+    assert probe_targets(alone, None, False, print) == (alone, alone, {})
     server.forbidden.add(("list", "services"))
-    with pytest.raises(InputError, match="forbidden"):
-        kubernetes_vips(VipSet(), True, str(kc))
+    with pytest.raises(KubeError, match="forbidden"):
+        probe_targets(VipSet(), str(kc), True, print)
+
+
+def test_handoff_publishes_the_latest_value() -> None:
+    box: Handoff[int] = Handoff(1)
+    assert (box.get(), box.version) == (1, 0)
+    box.put(2)
+    box.put(3)
+    assert (box.get(), box.version) == (3, 2)
 
 
 def test_two_nics_of_one_node_are_one_node_in_report_events_and_metrics(
@@ -159,22 +197,21 @@ def test_two_nics_of_one_node_are_one_node_in_report_events_and_metrics(
     tracker = OwnershipTracker(record_events=True)
     res = replay([ks.two_nic_pcap(tmp_path / "two-nics.pcap")], tracker)
     changes = tracker.drain()
-    vs = VipSet()
-    policy = EventPolicy(tracker, vs)
-    session = SimpleNamespace(tracker=tracker, counts=res.counts, cfg=SimpleNamespace(vips=vs),
-                              policy=policy, monitor=SimpleNamespace(kernel_drops=0, links={}))
+    session = SimpleNamespace(tracker=tracker, counts=res.counts, vips=VipSet,
+                              monitor=SimpleNamespace(kernel_drops=0, links={}))
     without = build_report(tracker, res.counts, parse_vips([ks.VIP]), mode="watch")
     assert without["ips"][0]["verdict"] == "contested"  # MACs alone: looks like a fight
-    extras = WatchExtras(kubernetes=True, kubeconfig=str(kc), metrics_port=0,
-                         metrics_host="127.0.0.1", err=io.StringIO()).attach(session)
+    extras = Services(session, str(kc), metrics=True)
     try:
-        assert session.policy.nodes is not None
-        assert wait_for(lambda: len(session.nodes()) == 2)
+        assert extras.kube is not None
+        kube = extras.kube
+        policy = EventPolicy(tracker, VipSet(), nodes=lambda: kube.nodes(tracker))
+        assert wait_for(lambda: len(kube.nodes(tracker)) == 2)
         nic1, nic2 = ks.NODES["node1"][1], ks.NODE1_NIC2
-        assert {m.hex(":"): n for m, n in session.nodes().items()} == {nic1: "node1",
-                                                                       nic2: "node1"}
+        assert {m.hex(":"): n for m, n in kube.nodes(tracker).items()} == {nic1: "node1",
+                                                                           nic2: "node1"}
         rep = build_report(tracker, res.counts, parse_vips([ks.VIP]), mode="watch",
-                           nodes=session.nodes())
+                           nodes=kube.nodes(tracker))
         [e] = rep["ips"]
         assert (e["verdict"], e["nodes"], e["same_node"]) == ("ok", ["node1"], True)
         assert e["duplicate_replies"] == 4

@@ -1,4 +1,12 @@
-"""The ``arpwatch-lb`` command line: parse options, wire a source to the core and a sink."""
+"""The ``arpwatch-lb`` command line (click only).
+
+Each command parses its options, calls a session
+(:mod:`arpwatch_lb.sessions`) and renders the result with a sink; errors of
+sources and services become one ``arpwatch-lb: error:`` line and exit 2
+(:func:`.options.input_errors`).  No judgement, no formatting here.
+
+May import: everything in the package.
+"""
 
 from __future__ import annotations
 

@@ -2,55 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..core.addresses import parse_vips
-from ..core.tracker import OwnershipTracker
+from ..core.verdicts import doctor_exit_status
 from ..kube import MissingExtra
 from ..sinks import render_json
+from ..sinks.console import say
 from ..sinks.doctor_table import render_doctor_table
-from .options import InputError, format_option, window_option
+from ..sources.errors import CaptureError
+from .options import format_option, input_errors, window_option
 
 DOCTOR_EXIT_HELP = ("Exit status: 0 no Service contested; 1 a Service is contested (two "
                     "announcers act on it, or two nodes claim its VIP on the wire); 2 errors "
                     "(RBAC forbidden, API server unreachable, unreadable capture).")
-
-
-def _wire_from_pcaps(paths: tuple[Path, ...], tracker: OwnershipTracker) -> dict[str, Any]:
-    from ..sessions.replay import replay
-    from ..sources.capture_files import CaptureError
-
-    try:
-        result = replay(paths, tracker)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
-    for e in result.errors:
-        click.echo(f"arpwatch-lb: error: {e}", err=True)
-    return {"source": "pcap", "files": [str(p) for p in paths], "claims": result.counts["claims"],
-            "warnings": result.warnings, "errors": result.errors}
-
-
-def _wire_from_probe(vips: list[str], node_ips: list[str], interface: str | None,
-                     tracker: OwnershipTracker) -> dict[str, Any]:
-    from ..sessions.probe import run_probe
-    from ..sources.link_socket import CaptureError, check_interfaces, default_interface
-
-    # Node InternalIPs are probed too: their replies tell which MAC is which node.
-    targets = parse_vips(sorted(set(vips) | {ip for ip in node_ips
-                                             if ipaddress.IPv4Address(ip).version == 4}))
-    try:
-        name = interface or default_interface()
-        check_interfaces([name])
-        result = run_probe(name, targets, tracker, count=3, interval=0.5, timeout=1.0)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
-    return {"source": "probe", "interface": name, "requests": result.requests,
-            "claims": result.counts["claims"], "warnings": result.warnings, "errors": []}
 
 
 @click.command(epilog=DOCTOR_EXIT_HELP)
@@ -82,34 +49,12 @@ def doctor(kubeconfig: Path | None, context: str | None, pcaps: tuple[Path, ...]
     """
     if pcaps and do_probe:
         raise click.UsageError("use --pcap or --probe, not both")
-    try:
-        from ..kube.api import KubeApi, KubeError
-        from ..kube.diagnosis import diagnose, doctor_exit_status, gather
+    from ..kube.api import KubeError
+    from ..sessions.doctor import run_doctor
 
-        try:
-            api = KubeApi(str(kubeconfig) if kubeconfig else None, context)
-        except KubeError as exc:
-            raise InputError(str(exc)) from None
-        try:
-            facts = gather(api)
-        except KubeError as exc:
-            raise InputError(str(exc)) from None
-        finally:
-            api.close()
-    except MissingExtra as exc:
-        raise InputError(str(exc)) from None
-    tracker: OwnershipTracker | None = None
-    wire: dict[str, Any] | None = None
-    if pcaps or do_probe:
-        tracker = OwnershipTracker(window=window)
-        if pcaps:
-            wire = _wire_from_pcaps(pcaps, tracker)
-        else:
-            from ..kube.model import node_internal_ips, service_vips
-            vips = sorted({v for s in facts.services for v in service_vips(s)})
-            node_ips = [ip for n in facts.nodes for ip in node_internal_ips(n)]
-            wire = _wire_from_probe(vips, node_ips, interface, tracker)
-    doc = diagnose(facts, tracker, wire, warnings=(wire or {}).get("warnings", ()),
-                   errors=(wire or {}).get("errors", ()))
+    with input_errors(KubeError, MissingExtra, CaptureError):
+        doc = run_doctor(str(kubeconfig) if kubeconfig else None, context, pcaps, do_probe,
+                         interface, window)
+    say("error", doc["errors"])
     click.echo(render_json(doc) if fmt == "json" else render_doctor_table(doc))
     sys.exit(doctor_exit_status(doc))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -21,6 +22,15 @@ class InputError(click.ClickException):
     """A one-line error about the user's input or environment; exit status 2."""
 
     exit_code = EXIT_ERROR
+
+
+@contextmanager
+def input_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the given exception types (one-line messages) into :class:`InputError` (exit 2)."""
+    try:
+        yield
+    except kinds as exc:
+        raise InputError(str(exc)) from None
 
 
 def _vips(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> VipSet:

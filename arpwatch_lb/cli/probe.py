@@ -6,14 +6,23 @@ import sys
 
 import click
 
-from ..core.addresses import VipSet, parse_vips
-from ..core.report import build_report, report_exit_status
+from ..core.addresses import VipSet
+from ..core.probe_plan import DEFAULT_RATE
+from ..core.report import build_report
 from ..core.tracker import OwnershipTracker
-from ..sessions.probe import DEFAULT_RATE, run_probe
-from ..sessions.watch_services import kubernetes_options, kubernetes_targets
-from ..sinks import render_json, render_table
-from ..sources.link_socket import CaptureError, check_interfaces, default_interface
-from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
+from ..core.verdicts import report_exit_status
+from ..sessions.probe import kubernetes_errors, probe_targets, run_probe
+from ..sinks.console import print_report, say
+from ..sources.errors import CaptureError
+from ..sources.link_socket import check_interfaces, default_interface
+from .kube_options import kubernetes_options
+from .options import (
+    EXIT_STATUS_HELP,
+    format_option,
+    input_errors,
+    vip_option,
+    window_option,
+)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -42,23 +51,20 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
     are asked too (not reported): their replies name each MAC's node. Needs
     root or CAP_NET_RAW.
     """
+    if not kubernetes and not vips:
+        raise click.UsageError("Missing option '--vip' (or use --kubernetes).")
     warnings: list[str] = []
-    vips, node_ips = kubernetes_targets(vips, kubernetes, kubeconfig,  # --vip and/or --kubernetes
-                                        warn=warnings.append)
-    targets = vips
-    if node_ips:  # their replies tell which MAC is which node
-        targets = parse_vips([*(str(n) for n in vips.networks), *node_ips])
+    with input_errors(*kubernetes_errors()):
+        vips, targets, node_ips = probe_targets(vips, kubeconfig if kubernetes else None,
+                                                kubernetes, warnings.append)
     tracker = OwnershipTracker(window=window)
-    try:
+    with input_errors(CaptureError):
         name = interface or default_interface()
         check_interfaces([name])
         result = run_probe(name, targets, tracker, count=count, interval=interval,
                            timeout=timeout, rate=rate)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
     warnings += result.warnings
-    for w in warnings:
-        click.echo(f"arpwatch-lb: warning: {w}", err=True)
+    say("warning", warnings)
     nodes = None
     if kubernetes:
         from ..kube.nodes import mac_nodes
@@ -67,5 +73,5 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
                           mode="probe", probes=result.rtts, nodes=nodes)
     report["probe"] = {"interface": name, "requests": result.requests, "count": count,
                        "interval": interval, "timeout": timeout, "rate": rate}
-    click.echo(render_json(report) if fmt == "json" else render_table(report))
+    print_report(report, fmt)
     sys.exit(report_exit_status(report))

@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from ..core.addresses import VipSet
-from ..core.report import build_report, report_exit_status
+from ..core.report import build_report
 from ..core.tracker import OwnershipTracker
+from ..core.verdicts import report_exit_status
 from ..sessions.replay import replay as replay_files
-from ..sinks import render_json, render_table
+from ..sinks.console import print_report, say
 from ..sinks.progress import Progress
-from ..sources.capture_files import CaptureError
-from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
+from ..sources.errors import CaptureError
+from .options import EXIT_STATUS_HELP, format_option, input_errors, vip_option, window_option
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -32,16 +33,13 @@ def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> No
     tracker = OwnershipTracker(window=window)
     progress = Progress("reading")
     try:
-        result = replay_files(files, tracker, progress)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
+        with input_errors(CaptureError):
+            result = replay_files(files, tracker, progress)
     finally:
         progress.close()
-    for w in result.warnings:
-        click.echo(f"arpwatch-lb: warning: {w}", err=True)
-    for e in result.errors:
-        click.echo(f"arpwatch-lb: error: {e}", err=True)
+    say("warning", result.warnings)
+    say("error", result.errors)
     report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
                           result.errors)
-    click.echo(render_json(report) if fmt == "json" else render_table(report))
+    print_report(report, fmt)
     sys.exit(report_exit_status(report))

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from ..core.addresses import VipSet
-from ..core.report import report_exit_status
-from ..sessions.probe import DEFAULT_RATE
-from ..sessions.watch import CLEAR, WatchConfig, WatchSession
-from ..sessions.watch_services import WatchExtras, watch_extras_options
-from ..sinks import render_table
-from ..sources.link_socket import DEFAULT_RCVBUF, CaptureError, check_interfaces, default_interface
-from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option, window_option
+from ..core.probe_plan import DEFAULT_RATE
+from ..core.verdicts import report_exit_status
+from ..sessions.watch import WatchConfig
+from ..sessions.watch_run import WatchRun
+from ..sessions.watch_services import ServiceError
+from ..sinks.console import print_report, say
+from ..sources.errors import CaptureError
+from ..sources.link_socket import DEFAULT_RCVBUF
+from .kube_options import kubernetes_options, metrics_options
+from .options import EXIT_STATUS_HELP, input_errors, interface_option, vip_option, window_option
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -26,7 +26,8 @@ from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option,
 @vip_option()
 @click.option("--probe-interval", type=click.FloatRange(min=0.1), default=10.0,
               show_default=True, metavar="S", help="Seconds between two rounds of probes of "
-              "the --vip addresses (no probes without --vip).")
+              "the --vip addresses and, with --kubernetes, the discovered VIPs (and, at the start and when "
+              "the node list changes, the nodes' InternalIPs).")
 @click.option("--rate", type=click.FloatRange(min=1), default=DEFAULT_RATE, show_default=True,
               metavar="N", help="At most N probe requests per second.")
 @window_option
@@ -46,7 +47,8 @@ from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option,
               show_default=True, metavar="MB",
               help="Kernel receive buffer per interface (bursts wait there; when it is full "
                    "the kernel drops frames and watch reports kernel_drops).")
-@watch_extras_options
+@kubernetes_options
+@metrics_options
 def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate: float,
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
@@ -62,43 +64,19 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
     """
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"
-    try:
-        names = list(dict.fromkeys(interfaces)) or [default_interface()]
-        check_interfaces(names)
-        cfg = WatchConfig(names, vips, window, probe_interval, rate, duration, fmt, write_pcap,
-                          int(pcap_max_mb * 2**20), promisc, summary_interval,
-                          int(buffer_mb * 2**20))
-        session = WatchSession(cfg)
-    except CaptureError as exc:
-        raise InputError(str(exc)) from None
-    except OSError as exc:  # --write-pcap not writable
-        raise InputError(f"{exc.filename or write_pcap}: {exc.strerror}") from None
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        session.stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:  # --kubernetes / --metrics-port (arpwatch_lb.sessions.watch_services)
-        extras = WatchExtras(kubernetes, kubeconfig, metrics_port).attach(session)
-    except BaseException:
-        session.close()
-        raise
-    try:
-        session.run(ready=lambda: click.echo(
-            f"arpwatch-lb: watching {', '.join(names)} (ARP only"
-            f"{', promiscuous' if promisc else ''})", err=True))
-        report = session.report()
-    finally:
-        extras.close()
-        session.close()
-    for w in report["warnings"]:
-        click.echo(f"arpwatch-lb: warning: {w}", err=True)
-    try:
-        if fmt == "jsonl":
-            click.echo(json.dumps(report, separators=(",", ":")))  # the last JSON line
-        else:
-            click.echo((CLEAR if sys.stdout.isatty() else "") + render_table(report))
-    except BrokenPipeError:  # the reader went away: nothing more to say to it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    cfg = WatchConfig(interfaces=list(dict.fromkeys(interfaces)), vips=vips, window=window,
+                      probe_interval=probe_interval, rate=rate, duration=duration, fmt=fmt,
+                      write_pcap=write_pcap, pcap_max_bytes=int(pcap_max_mb * 2**20),
+                      promisc=promisc, summary_interval=summary_interval,
+                      buffer_bytes=int(buffer_mb * 2**20))
+    with input_errors(CaptureError, ServiceError, OSError):
+        watch_run = WatchRun(cfg, kubernetes=kubernetes, kubeconfig=kubeconfig,
+                             metrics_port=metrics_port).start()
+    signal.signal(signal.SIGINT, lambda signum, frame: watch_run.stop())
+    signal.signal(signal.SIGTERM, lambda signum, frame: watch_run.stop())
+    report = watch_run.run(ready=lambda names: click.echo(
+        f"arpwatch-lb: watching {', '.join(names)} (ARP only"
+        f"{', promiscuous' if promisc else ''})", err=True))
+    say("warning", report["warnings"])
+    print_report(report, fmt)
     sys.exit(report_exit_status(report))

@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .addresses import VipSet, format_ip, format_mac
-from .report import build_report
 from .tracker import Change, Key, OwnershipTracker
+from .verdicts import CONTESTED, UNCLAIMED, judge, same_node, summary_counts
 
 __all__ = ["EVENT_KINDS", "EventPolicy"]
 
@@ -128,8 +128,7 @@ class EventPolicy:
 
     def _fight(self, ch: Change, interface: str | None, out: list[dict[str, Any]]) -> None:
         nodes = self._node_map
-        same = (nodes is not None and ch.previous is not None and ch.mac in nodes
-                and nodes.get(ch.previous) == nodes[ch.mac])
+        same = same_node(ch.mac, ch.previous, nodes)
         slot = (ch.kind, ch.key)
         last = self._last_line.get(slot)
         if last is not None and ch.time - last < self.interval:
@@ -148,7 +147,7 @@ class EventPolicy:
         if same:  # one node answering twice: a fact, not a fight
             return
         if ch.key not in self.contested:
-            ev = self._event("contested", ch.time, interface, ch.key, ch.mac)
+            ev = self._event(CONTESTED, ch.time, interface, ch.key, ch.mac)
             self._add_macs(ev, ch.key)
             ev["reason"] = ch.kind
             out.append(ev)
@@ -182,6 +181,15 @@ class EventPolicy:
 
     # -- capture facts ---------------------------------------------------
 
+    @classmethod
+    def link_event(cls, kind: str, interface: str, time: float, fields: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+        """The event for a fact about an interface (``kernel_drops``, ``interface_*``)."""
+        if kind == "kernel_drops":
+            return cls.kernel_drops(interface, time, fields["drops"], fields["packets"],
+                                    fields["total"])
+        return cls.interface_event(kind, interface, time, **fields)
+
     @staticmethod
     def interface_event(kind: str, interface: str, time: float, **extra: Any) -> dict[str, Any]:
         """``interface_down``, ``interface_up`` or ``interface_vanished``."""
@@ -200,11 +208,11 @@ class EventPolicy:
     def summary(self, now: float, counts: Mapping[str, int], drops: int,
                 interfaces: Mapping[str, str]) -> dict[str, Any]:
         """A periodic ``summary`` line: verdict counts, frame counts, drops."""
-        report = build_report(self.tracker, counts, self.vips, mode="watch",
-                              nodes=self.nodes() if self.nodes is not None else None)
+        judged, nobody = judge(self.tracker.ips, self.vips,
+                               self.nodes() if self.nodes is not None else None)
         ev = _base("summary", now)
         ev.update(
-            ips=report["summary"],
+            ips=summary_counts([*(v for _, v in judged), *(UNCLAIMED for _ in nobody)]),
             contested_now=len(self.contested),
             frames=int(counts.get("total", 0)),
             claims=int(counts.get("claims", 0)),

@@ -20,10 +20,16 @@ from enum import IntEnum
 from typing import NamedTuple
 
 __all__ = [
+    "BROADCAST_MAC",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_LINUX_SLL",
     "LINKTYPE_LINUX_SLL2",
+    "PLAIN_ARP",
     "SUPPORTED_LINKTYPES",
+    "WIRE_REPLY",
+    "WIRE_REQUEST",
+    "ZERO_IP",
+    "ZERO_MAC",
     "Claim",
     "Operation",
     "decode",
@@ -52,6 +58,11 @@ LLC_SNAP_RARP = b"\xaa\xaa\x03\x00\x00\x00\x80\x35"
 ZERO_IP = b"\x00\x00\x00\x00"
 ZERO_MAC = b"\x00" * 6
 BROADCAST_MAC = b"\xff" * 6
+PLAIN_ARP = b"\x08\x06\x00\x01\x08\x00\x06\x04"
+"""Ethertype ARP, then htype Ethernet, ptype IPv4, hlen 6, plen 4: the 8 bytes before the
+opcode of every common ARP frame (fast paths compare them at once)."""
+WIRE_REQUEST, WIRE_REPLY = b"\x00\x01", b"\x00\x02"
+"""The claim opcodes as they are on the wire (see :func:`decode_arp`)."""
 
 # Frame kinds that are not claims.  Strings, so counting is a Counter update.
 PROBE = "probe"  # RFC 5227 probe: sender IP 0.0.0.0

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from .addresses import VipSet, format_ip, format_mac, parse_ip
 from .frames import malformed_counts
 from .tracker import IpState, OwnershipTracker
-from .verdicts import EXIT_ERROR, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
+from .verdicts import UNCLAIMED, VERDICT_ORDER, judge, one_node, summary_counts
 
 if TYPE_CHECKING:
-    from ..sessions.probe import ProbeRtts
+    from .probe_plan import ProbeRtts
 
-__all__ = ["SCHEMA", "build_report", "frames_section", "report_exit_status"]
+__all__ = ["SCHEMA", "build_report", "frames_section"]
 
 SCHEMA = "arpwatch-lb/report/1"
 HOST_IPS = 4  # other IPs listed per claimant; ``other_ips`` has the exact count
@@ -42,7 +42,7 @@ def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict
     return out
 
 
-def _ip_entry(st: IpState, tracker: OwnershipTracker,
+def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
               nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
     vlan, inner, ip = st.key
     claimants = []
@@ -63,7 +63,7 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker,
         "ip": format_ip(ip),
         "vlan": vlan,
         "inner_vlan": inner,
-        "verdict": verdict(st, nodes),
+        "verdict": verdict,
         "owner": format_mac(st.owner),
         "owner_since": _t(st.run_first),
         "claimants": claimants,
@@ -86,7 +86,7 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker,
     if nodes is not None:
         named = [c["node"] for c in claimants]
         entry["nodes"] = list(dict.fromkeys(n for n in named if n is not None))
-        entry["same_node"] = len(claimants) > 1 and None not in named and len(entry["nodes"]) == 1
+        entry["same_node"] = one_node(named)
     return entry
 
 
@@ -106,11 +106,6 @@ def _sort_key(entry: Mapping[str, Any]) -> tuple:
             entry["inner_vlan"] or 0, ip)
 
 
-def select(tracker: OwnershipTracker, vips: VipSet) -> list[IpState]:
-    """Tracked IPs that the VIP selection covers (all of them without ``--vip``)."""
-    return [st for st in tracker.ips.values() if st.key[2] in vips]
-
-
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
                  sources: Iterable[Mapping[str, Any]] = (), warnings: Iterable[str] = (),
                  errors: Iterable[str] = (), mode: str = "replay",
@@ -123,9 +118,9 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     adds ``node`` to every claimant and ``nodes``/``same_node`` to every IP,
     and the verdicts are judged per node (:func:`arpwatch_lb.core.verdicts.verdict`).
     """
-    entries = [_ip_entry(st, tracker, nodes) for st in select(tracker, vips)]
-    claimed: set[bytes] = {k[2] for k in tracker.ips}
-    unclaimed = [_unclaimed_entry(ip) for ip in vips.singles if ip not in claimed]
+    judged, nobody = judge(tracker.ips, vips, nodes)
+    entries = [_ip_entry(st, v, tracker, nodes) for st, v in judged]
+    unclaimed = [_unclaimed_entry(ip) for ip in nobody]
     if nodes is not None:
         for e in unclaimed:
             e.update(nodes=[], same_node=False)
@@ -134,9 +129,6 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
         for e in entries:
             e["probe_rtt"] = probes.ip_doc(parse_ip(e["ip"]))
     entries.sort(key=_sort_key)
-    summary = {v: 0 for v in VERDICT_ORDER}
-    for e in entries:
-        summary[e["verdict"]] += 1
     times = [st.first_seen for st in tracker.ips.values()]
     doc = {
         "schema": SCHEMA,
@@ -146,7 +138,7 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
         "vips": [str(n) for n in vips.networks],
         "first_time": _t(min(times)) if times else None,
         "last_time": _t(tracker.now) if times else None,
-        "summary": {"ips": len(entries), **summary},
+        "summary": summary_counts(e["verdict"] for e in entries),
         "ips": entries,
         "frames": frames_section(counts, tracker),
         "sources": list(sources),
@@ -156,12 +148,3 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     if probes is not None:
         doc["probes"] = probes.report()
     return doc
-
-
-def report_exit_status(report: Mapping[str, Any]) -> int:
-    """Exit status a report calls for: 0 healthy, 1 contested/unclaimed, 2 input errors."""
-    if report["errors"]:
-        return EXIT_ERROR
-    return exit_status([e["verdict"] for e in report["ips"]])
-
-

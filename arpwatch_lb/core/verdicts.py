@@ -1,6 +1,10 @@
-"""Policy: what the tracker's facts mean for a person.
+"""Judgement: every verdict, every "is this a fight?", every exit status — in this one file.
 
-The tracker counts; this module judges.  An IP is
+The tracker counts; this module judges.  Reports, events, metrics, ``doctor``
+and the exit status of every command call it; no other module spells a
+verdict or an exit code.
+
+**Wire verdicts** (per tracked IP):
 
 * ``contested`` — at least one flip-flop or duplicate reply: two announcers;
 * ``moved`` — the owner changed, but never back and forth within the window:
@@ -17,34 +21,103 @@ MAC without a node name counts as a node of its own, so unknown MACs are
 judged exactly as without a mapping.  The tracker remembers which MAC pairs
 fought (:attr:`~arpwatch_lb.core.tracker.IpState.fight_pairs`); if more pairs
 fought than it remembers, the IP stays contested (never hide a fight).
+
+**Across several tracked keys of one VIP** (``doctor``: the same IP on
+several VLANs), :func:`wire_summary` adds ``one-node``: MACs fought, but all
+of one node.
+
+**Service verdicts** (``doctor``): ``contested``, ``at-risk``, ``pending``,
+``ok`` (see :mod:`arpwatch_lb.kube.diagnosis` for the evidence rules).
+
+**Exit statuses**: 0 healthy, 1 contested or unclaimed, 2 usage or input
+error — the same for every command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from .tracker import IpState
+from .addresses import VipSet
+from .tracker import IpState, Key
 
-__all__ = ["CONTESTED", "MOVED", "OK", "UNCLAIMED", "VERDICT_ORDER", "cross_node_fights",
-           "exit_status", "verdict"]
+__all__ = [
+    "AT_RISK",
+    "CONTESTED",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_UNHEALTHY",
+    "MOVED",
+    "OK",
+    "ONE_NODE",
+    "PENDING",
+    "SERVICE_ORDER",
+    "UNCLAIMED",
+    "VERDICT_ORDER",
+    "claimant_macs",
+    "contested_now",
+    "cross_node_fights",
+    "distinct_nodes",
+    "doctor_exit_status",
+    "exit_status",
+    "judge",
+    "one_node",
+    "report_exit_status",
+    "same_node",
+    "summary_counts",
+    "verdict",
+    "wire_summary",
+]
 
 CONTESTED = "contested"
 MOVED = "moved"
 OK = "ok"
 UNCLAIMED = "unclaimed"
+ONE_NODE = "one-node"
+"""``doctor``'s wire summary: MACs fought over the VIP, but every one of them is one node's."""
 VERDICT_ORDER = {CONTESTED: 0, UNCLAIMED: 1, MOVED: 2, OK: 3}
+"""Report order: the worst first."""
 UNHEALTHY = frozenset({CONTESTED, UNCLAIMED})
+
+AT_RISK = "at-risk"
+PENDING = "pending"
+SERVICE_ORDER = {CONTESTED: 0, AT_RISK: 1, PENDING: 2, OK: 3}
+"""``doctor``'s Service verdicts, worst first."""
 
 EXIT_OK = 0
 EXIT_UNHEALTHY = 1
 EXIT_ERROR = 2
 
+NodeMap = Mapping[bytes, str]
 
-def _node(mac: bytes, nodes: Mapping[bytes, str]) -> str | bytes:
+
+def _node(mac: bytes, nodes: NodeMap) -> str | bytes:
     return nodes.get(mac, mac)  # an unknown MAC is a node of its own
 
 
-def cross_node_fights(st: IpState, nodes: Mapping[bytes, str]) -> int:
+def claimant_macs(st: IpState) -> list[bytes]:
+    """Every MAC that claimed ``st``: the owner first, then the others."""
+    return list(dict.fromkeys([st.owner, *st.closed]))
+
+
+def same_node(a: bytes | None, b: bytes | None, nodes: NodeMap | None) -> bool:
+    """Both MACs are known and belong to one node (a fight between them is no fight)."""
+    if not nodes or a is None or b is None or a not in nodes:
+        return False
+    return nodes.get(b) == nodes[a]
+
+
+def distinct_nodes(st: IpState, nodes: NodeMap) -> int:
+    """Claimants of ``st`` counting each known node once and each unknown MAC once."""
+    return len({_node(m, nodes) for m in claimant_macs(st)})
+
+
+def one_node(named: list[str | None]) -> bool:
+    """Node names of an IP's claimants (None: unknown): several claimants, all of one known node."""
+    return len(named) > 1 and None not in named and len(set(named)) == 1
+
+
+def cross_node_fights(st: IpState, nodes: NodeMap) -> int:
     """Flip-flops + duplicate replies of ``st`` between MACs of *different* nodes.
 
     Exact while the tracker remembered every pair; otherwise every fight counts.
@@ -55,7 +128,7 @@ def cross_node_fights(st: IpState, nodes: Mapping[bytes, str]) -> int:
     return sum(n for (a, b), n in st.fight_pairs.items() if _node(a, nodes) != _node(b, nodes))
 
 
-def verdict(st: IpState, nodes: Mapping[bytes, str] | None = None) -> str:
+def verdict(st: IpState, nodes: NodeMap | None = None) -> str:
     """The verdict for one tracked IP; with ``nodes`` (MAC → node name), judged per node."""
     if not nodes:
         if st.flip_flops or st.duplicate_replies:
@@ -65,11 +138,74 @@ def verdict(st: IpState, nodes: Mapping[bytes, str] | None = None) -> str:
         return OK
     if cross_node_fights(st, nodes):
         return CONTESTED
-    if st.changes and len({_node(m, nodes) for m in (st.owner, *st.closed)}) > 1:
+    if st.changes and distinct_nodes(st, nodes) > 1:
         return MOVED
     return OK
 
 
-def exit_status(verdicts: list[str]) -> int:
+def contested_now(st: IpState, nodes: NodeMap, now: float, horizon: float) -> bool:
+    """Contested, between at least two nodes, with a fight at most ``horizon`` s before ``now``.
+
+    The metrics' "contested" gauge: a fight that ended long ago is history,
+    not a page.
+    """
+    last_fight = max(st.last_flip_flop or -1e18, st.last_duplicate_reply or -1e18)
+    return (now - last_fight <= horizon and verdict(st, nodes) == CONTESTED
+            and distinct_nodes(st, nodes) > 1)
+
+
+def wire_summary(states: Iterable[IpState], nodes: NodeMap) -> tuple[str, bool]:
+    """(worst wire verdict, a fight between nodes?) over every tracked key of one VIP.
+
+    ``one-node`` where MACs fought but all belong to one node; ``unclaimed``
+    when there is no state at all.
+    """
+    worst, fight, seen = OK, False, False
+    for st in states:
+        seen = True
+        v = verdict(st)
+        if v == CONTESTED and verdict(st, nodes) == CONTESTED:
+            fight, worst = True, CONTESTED
+        elif v == CONTESTED:
+            worst = worst if worst == CONTESTED else ONE_NODE
+        elif v == MOVED and worst == OK:
+            worst = MOVED
+    return (worst if seen else UNCLAIMED), fight
+
+
+def judge(ips: Mapping[Key, IpState], vips: VipSet, nodes: NodeMap | None = None
+          ) -> tuple[list[tuple[IpState, str]], list[bytes]]:
+    """The verdict of every tracked IP that ``vips`` selects (all without ``--vip``), and
+    the single VIPs that nobody claimed (``unclaimed``)."""
+    judged = [(st, verdict(st, nodes)) for st in list(ips.values()) if st.key[2] in vips]
+    claimed = {k[2] for k in list(ips)}
+    return judged, [ip for ip in vips.singles if ip not in claimed]
+
+
+def summary_counts(verdicts: Iterable[str]) -> dict[str, int]:
+    """``{"ips": n, "contested": .., "unclaimed": .., "moved": .., "ok": ..}``."""
+    out = {v: 0 for v in VERDICT_ORDER}
+    n = 0
+    for v in verdicts:
+        out[v] += 1
+        n += 1
+    return {"ips": n, **out}
+
+
+def exit_status(verdicts: Iterable[str]) -> int:
     """0 when every verdict is healthy, 1 when any is contested or unclaimed."""
     return EXIT_UNHEALTHY if any(v in UNHEALTHY for v in verdicts) else EXIT_OK
+
+
+def report_exit_status(report: Mapping[str, Any]) -> int:
+    """Exit status a report calls for: 0 healthy, 1 contested/unclaimed, 2 input errors."""
+    if report["errors"]:
+        return EXIT_ERROR
+    return exit_status(e["verdict"] for e in report["ips"])
+
+
+def doctor_exit_status(doc: Mapping[str, Any]) -> int:
+    """2 on errors, 1 when any Service is contested, else 0."""
+    if doc["errors"]:
+        return EXIT_ERROR
+    return EXIT_UNHEALTHY if doc["summary"][CONTESTED] else EXIT_OK

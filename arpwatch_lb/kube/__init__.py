@@ -4,21 +4,24 @@ The official ``kubernetes`` client is an optional extra
 (``pip install 'arpwatch-lb[kubernetes]'``).  Only :mod:`.api` and
 :mod:`.discovery` import it, lazily; :mod:`.model` and :mod:`.nodes` are pure
 functions of API objects (plain dicts, shaped exactly as the API server sends
-them) and of the tracker's facts, so they are tested without a cluster.
+them) and of the tracker's facts, so they are tested without a cluster;
+:mod:`.diagnosis` is ``doctor``'s pure judgement of a Service's evidence
+(wire verdicts come from :mod:`arpwatch_lb.core.verdicts`).
+
+May import: :mod:`arpwatch_lb.core` and :mod:`arpwatch_lb.extras`.  Never
+sources, sessions, sinks or the CLI.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
+from ..extras import MissingExtra
+
 __all__ = ["INSTALL_HINT", "MissingExtra", "require_kubernetes"]
 
 INSTALL_HINT = ("the Kubernetes client is not installed: "
                 "pip install 'arpwatch-lb[kubernetes]'")
-
-
-class MissingExtra(RuntimeError):
-    """An optional dependency is missing; the message says how to install it."""
 
 
 def require_kubernetes() -> ModuleType:

@@ -29,7 +29,16 @@ from typing import Any
 
 from ..core.addresses import format_mac, parse_ip
 from ..core.tracker import OwnershipTracker
-from ..core.verdicts import CONTESTED, verdict
+from ..core.verdicts import (
+    AT_RISK,
+    CONTESTED,
+    OK,
+    ONE_NODE,
+    PENDING,
+    SERVICE_ORDER,
+    UNCLAIMED,
+    wire_summary,
+)
 from .model import (
     ANNOUNCERS,
     CILIUM,
@@ -47,14 +56,12 @@ from .model import (
 )
 from .nodes import claimant_nodes, mac_nodes
 
-__all__ = ["SCHEMA", "ClusterFacts", "diagnose", "doctor_exit_status", "gather"]
+__all__ = ["SCHEMA", "ClusterFacts", "diagnose", "gather"]
 
 SCHEMA = "arpwatch-lb/doctor/1"
 STORM_PER_MINUTE = 20.0
 """Events per minute for one Service that we call a storm (a healthy Service gets a handful a day)."""
 STORM_MIN_EVENTS = 50
-V_CONTESTED, V_AT_RISK, V_OK, V_PENDING = "contested", "at-risk", "ok", "pending"
-ORDER = {V_CONTESTED: 0, V_AT_RISK: 1, V_PENDING: 2, V_OK: 3}
 
 
 @dataclass
@@ -93,14 +100,12 @@ def _wire(vip: str, tracker: OwnershipTracker, nodes: Mapping[bytes, str]) -> di
     ip = parse_ip(vip)
     states = [st for st in tracker.ips.values() if st.key[2] == ip]
     if not states:
-        return {"vip": vip, "verdict": "unclaimed", "claimants": [], "nodes": [],
+        return {"vip": vip, "verdict": UNCLAIMED, "claimants": [], "nodes": [],
                 "flip_flops": 0, "duplicate_replies": 0, "changes": 0, "fight": False}
     claimants: list[dict[str, Any]] = []
     node_names: dict[str, None] = {}
     unknown = 0
     flips = dups = changes = 0
-    fight = False
-    worst = "ok"
     for st in states:
         groups = claimant_nodes(st, nodes)
         per_mac = st.claimants()
@@ -112,17 +117,10 @@ def _wire(vip: str, tracker: OwnershipTracker, nodes: Mapping[bytes, str]) -> di
                 unknown += len(macs)
             else:
                 node_names[node] = None
-        v = verdict(st)
-        if v == CONTESTED and verdict(st, nodes) == CONTESTED:  # a fight between nodes
-            fight = True
-            worst = CONTESTED
-        elif v == CONTESTED:
-            worst = worst if worst == CONTESTED else "one-node"
-        elif v == "moved" and worst == "ok":
-            worst = "moved"
         flips += st.flip_flops
         dups += st.duplicate_replies
         changes += st.changes
+    worst, fight = wire_summary(states, nodes)
     return {"vip": vip, "verdict": worst, "claimants": claimants, "nodes": list(node_names),
             "unknown_macs": unknown, "flip_flops": flips, "duplicate_replies": dups,
             "changes": changes, "fight": fight}
@@ -195,23 +193,23 @@ def _service_entry(svc: dict[str, Any], facts: ClusterFacts, node_ips: Mapping[s
         if w["fight"]:
             evidence.append(f"on the wire {w['vip']} is contested: {who}; {w['flip_flops']} "
                             f"flip-flops, {w['duplicate_replies']} duplicate replies")
-        elif w["verdict"] == "one-node":
+        elif w["verdict"] == ONE_NODE:
             evidence.append(f"on the wire {w['vip']}: several interfaces of one node ({who}) — "
                             "not a fight")
         else:
             evidence.append(f"on the wire {w['vip']} ({w['verdict']}): {who}")
     wire_fight = any(w["fight"] for w in wire)
     if not vips:
-        v = V_PENDING
+        v = PENDING
     elif wire_fight or len(acting) >= 2:
-        v = V_CONTESTED
+        v = CONTESTED
     elif len(set(acting) | set(eligible_running)) >= 2 or storm:
-        v = V_AT_RISK
+        v = AT_RISK
     else:
-        v = V_OK
-    pair = set(acting) | (set(eligible_running) if v != V_OK else set())
-    fix = _fix(str(ref), ref.namespace, ref.name, pair) if v in (V_CONTESTED, V_AT_RISK) else []
-    if v in (V_CONTESTED, V_AT_RISK) and not fix:
+        v = OK
+    pair = set(acting) | (set(eligible_running) if v != OK else set())
+    fix = _fix(str(ref), ref.namespace, ref.name, pair) if v in (CONTESTED, AT_RISK) else []
+    if v in (CONTESTED, AT_RISK) and not fix:
         fix = ["find the second announcer of this VIP (MACs above; `arpwatch-lb replay` shows "
                "their other IPs) and stop it"]
     return {
@@ -237,7 +235,7 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
     running = classify_pods(facts.pods)
     entries = [_service_entry(s, facts, node_ips, running, tracker, nodes)
                for s in facts.services if is_load_balancer(s)]
-    entries.sort(key=lambda e: (ORDER[e["verdict"]], e["namespace"], e["name"]))
+    entries.sort(key=lambda e: (SERVICE_ORDER[e["verdict"]], e["namespace"], e["name"]))
     unknown = sorted({c["mac"] for e in entries for w in e["wire"] for c in w["claimants"]
                       if c["node"] is None})
     hints = []
@@ -246,7 +244,7 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
                      f"({', '.join(unknown[:4])}{' …' if len(unknown) > 4 else ''}): the capture "
                      "holds no ARP from their node's InternalIP — capture longer, or use --probe, "
                      "which asks the nodes' addresses too")
-    summary = {"services": len(entries), **{v: 0 for v in ORDER}}
+    summary = {"services": len(entries), **{v: 0 for v in SERVICE_ORDER}}
     for e in entries:
         summary[e["verdict"]] += 1
     return {
@@ -262,10 +260,3 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
         "warnings": [*facts.warnings, *warnings, *hints],
         "errors": list(errors),
     }
-
-
-def doctor_exit_status(doc: Mapping[str, Any]) -> int:
-    """2 on errors, 1 when any Service is contested, else 0."""
-    if doc["errors"]:
-        return 2
-    return 1 if doc["summary"][V_CONTESTED] else 0

@@ -15,11 +15,12 @@ distinct claimants.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from ..core.tracker import IpState, OwnershipTracker
+from ..core.verdicts import claimant_macs
 
-__all__ = ["MacNodes", "claimant_nodes", "distinct_claimants", "mac_nodes"]
+__all__ = ["MacNodes", "claimant_nodes", "mac_nodes"]
 
 MacNodes = Mapping[bytes, str]
 """MAC (six bytes) → node name."""
@@ -38,7 +39,7 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
         node = packed.get(st.key[2])
         if node is None:
             continue
-        for mac in _macs(st):
+        for mac in claimant_macs(st):
             if mac in ambiguous:
                 continue
             if out.setdefault(mac, node) != node:
@@ -47,20 +48,10 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
     return out
 
 
-def _macs(st: IpState) -> Iterable[bytes]:
-    yield st.owner
-    yield from st.closed
-
-
 def claimant_nodes(st: IpState, nodes: MacNodes) -> dict[str | None, list[bytes]]:
     """Group the claimant MACs of one tracked IP by node (``None``: unknown MAC)."""
     out: dict[str | None, list[bytes]] = {}
-    for mac in dict.fromkeys(_macs(st)):
+    for mac in claimant_macs(st):
         out.setdefault(nodes.get(mac), []).append(mac)
     return out
 
-
-def distinct_claimants(st: IpState, nodes: MacNodes) -> int:
-    """Claimants counting each known node once and each unknown MAC once."""
-    groups = claimant_nodes(st, nodes)
-    return len([k for k in groups if k is not None]) + len(groups.get(None, ()))

@@ -1,230 +1,61 @@
-"""Active probing: who-has requests crafted with scapy, sent at a bounded rate.
+"""The ``probe`` session: send who-has requests for the targets, collect every answer.
 
-Replies arrive on the capture socket like every other frame and go through
-decode → tracker (see :mod:`arpwatch_lb.sources.live_capture`), so *every* reply within
-the timeout counts — two MACs answering one request become a duplicate
-reply, which ``arping -D`` (first reply wins) cannot show.
-
-Round-trip times are the probe source's business, not the tracker's (the
-tracker's only clock is the frames): :class:`ProbeRtts` remembers when each
-request left — the wall clock (``CLOCK_REALTIME``, the clock of the kernel's
-``SO_TIMESTAMPNS`` receive timestamps) read right before the send call — and
-sees the decoded claims of every batch (``Monitor(on_claims=...)``).  A reply
-*for* a probed address *to* our own MAC and IPv4 address is a round trip:
-its kernel receive timestamp minus the send time of the latest request for
-that address on that interface sent before it, once per replying MAC and
-request, if it came within ``timeout``.  ARP has no sequence numbers: a
-reply slower than the gap between two requests for the same address is
-credited to the later request.
-
-:class:`ProbePlan` is the pure schedule (rounds of requests over the targets,
-spaced ``gap`` = 1/rate apart, rounds ``interval`` apart); :func:`run_probe`
-is the ``probe`` command's session.
+Capture starts before the first request and goes on ``timeout`` s after the
+last one; frames go through the same :class:`~arpwatch_lb.sources.live_capture.Monitor`
+→ ingest → tracker path as ``watch`` and ``replay``.  The schedule and the
+round-trip matching are pure (:mod:`arpwatch_lb.core.probe_plan`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ..core.addresses import VipSet, format_ip, format_mac
-from ..core.frames import Claim
+from ..core.addresses import VipSet, parse_vips
+from ..core.ingest import FrameCounts
+from ..core.probe_plan import DEFAULT_RATE, ProbePlan, ProbeRtts
 from ..core.tracker import OwnershipTracker
-from ..sources.capture_files import FrameCounts
-from ..sources.link_socket import CaptureError, FrameSource, LinkSocket, interface_addresses
+from ..sources.errors import CaptureError
+from ..sources.link_socket import FrameSource, LinkSocket, interface_addresses
 from ..sources.live_capture import Monitor
+from ..sources.probe_frames import who_has
 
-__all__ = ["DEFAULT_RATE", "ProbePlan", "ProbeResult", "ProbeRtts", "RttStats", "run_probe",
-           "who_has"]
-
-DEFAULT_RATE = 200.0  # requests per second, all targets together
-BROADCAST = "ff:ff:ff:ff:ff:ff"
+__all__ = ["DEFAULT_RATE", "NothingToProbe", "ProbeResult", "kubernetes_errors", "probe_targets",
+           "run_probe"]
 
 
-def who_has(src_mac: bytes, src_ip: bytes, target: bytes) -> bytes:
-    """An ARP request "who has ``target``? tell ``src_ip``", broadcast, as bytes."""
-    from scapy.layers.l2 import ARP, Ether  # slow import: only when probing
-
-    frame = Ether(dst=BROADCAST, src=format_mac(src_mac)) / ARP(
-        op=1, hwsrc=format_mac(src_mac), psrc=format_ip(src_ip),
-        hwdst="00:00:00:00:00:00", pdst=format_ip(target))
-    return bytes(frame)
+class NothingToProbe(Exception):
+    """Kubernetes has no LoadBalancer VIP and the user named none."""
 
 
-@dataclass
-class ProbePlan:
-    """When to send which request; a pure schedule driven by the caller's clock.
+def kubernetes_errors() -> tuple[type[Exception], ...]:
+    """What :func:`probe_targets` raises with ``kubernetes`` (for one-line reporting)."""
+    from ..kube import MissingExtra
+    from ..kube.api import KubeError
+    return KubeError, MissingExtra, NothingToProbe
 
-    ``count`` rounds (0 = forever) over ``targets``; inside a round requests
-    are ``1/rate`` s apart; a round starts ``interval`` s after the previous
-    one started, or right after it ended if it took longer.  After a stall
-    the plan does not burst to catch up.
+
+def probe_targets(vips: VipSet, kubeconfig: str | None, kubernetes: bool,
+                  warn: Callable[[str], None]) -> tuple[VipSet, VipSet, dict[str, str]]:
+    """(the VIPs to report on, the addresses to ask, the nodes' InternalIPs).
+
+    With ``kubernetes``: ``vips`` plus every LoadBalancer VIP (one list, no
+    watch; single addresses, so one nobody answers is ``unclaimed``), and the
+    nodes' InternalIPs are asked too — their replies tell which MAC is which
+    node.
     """
+    if not kubernetes:
+        return vips, vips, {}
+    from ..kube.targets import list_targets
 
-    targets: list[bytes]
-    count: int
-    interval: float
-    rate: float
-    start: float
-    rounds: int = 0
-    sent: int = 0
-    _index: int = 0
-    _next: float = field(init=False)
-    _round_start: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.rate <= 0:
-            raise ValueError("rate must be positive")
-        self._next = self._round_start = self.start
-
-    @property
-    def gap(self) -> float:
-        """Seconds between two requests."""
-        return 1.0 / self.rate
-
-    @property
-    def finished(self) -> bool:
-        """Every round sent (never, for ``count`` 0)."""
-        return not self.targets or (self.count > 0 and self.rounds >= self.count)
-
-    def due(self, now: float) -> list[bytes]:
-        """Targets to send a request to at ``now``."""
-        out: list[bytes] = []
-        if self._next < now - self.gap:  # stalled: resume pacing from now
-            self._next = now
-        while not self.finished and self._next <= now:
-            out.append(self.targets[self._index])
-            self.sent += 1
-            self._index += 1
-            if self._index == len(self.targets):
-                self._index = 0
-                self.rounds += 1
-                self._next = max(self._round_start + self.interval, self._next + self.gap)
-                self._round_start = self._next
-            else:
-                self._next += self.gap
-        return out
-
-    def wait(self, now: float) -> float:
-        """Seconds until the next request is due (inf when finished)."""
-        return float("inf") if self.finished else max(0.0, self._next - now)
-
-
-@dataclass(slots=True)
-class RttStats:
-    """Count, sum, min and max of round-trip times (seconds)."""
-
-    count: int = 0
-    total: float = 0.0
-    min: float = float("inf")
-    max: float = 0.0
-
-    def add(self, rtt: float) -> None:
-        """Account one round trip."""
-        self.count += 1
-        self.total += rtt
-        if rtt < self.min:
-            self.min = rtt
-        if rtt > self.max:
-            self.max = rtt
-
-    def doc(self) -> dict[str, Any]:
-        """``{count, min, avg, max}`` (seconds, microsecond precision; null without any)."""
-        if not self.count:
-            return {"count": 0, "min": None, "avg": None, "max": None}
-        return {"count": self.count, "min": round(self.min, 6),
-                "avg": round(self.total / self.count, 6), "max": round(self.max, 6)}
-
-
-@dataclass(slots=True)
-class _Sent:
-    time: float
-    repliers: set[bytes] = field(default_factory=set)
-
-
-class ProbeRtts:
-    """Round trips of our who-has requests; see the module docstring.
-
-    :meth:`sent` is called by the sender, :meth:`observe` with every batch of
-    decoded claims (capture thread); :meth:`snapshot`/:meth:`report` may be
-    called from another thread (the metrics server).
-    """
-
-    KEEP = 4
-    """Requests remembered per (interface, address) for matching replies."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        """A reply later than this after its request is not counted."""
-        self.requests = 0
-        """Requests sent (all interfaces)."""
-        self.answered = 0
-        """Requests that got at least one reply."""
-        self.total = RttStats()
-        self.per_ip: dict[bytes, RttStats] = {}
-        self._ours: dict[str, tuple[bytes, bytes]] = {}
-        self._pending: dict[tuple[str, bytes], deque[_Sent]] = {}
-        self._lock = threading.Lock()
-
-    def sent(self, interface: str, mac: bytes, ip: bytes, target: bytes, t: float) -> None:
-        """A request for ``target`` left ``interface`` (our ``mac``/``ip``) at wall time ``t``."""
-        self._ours[interface] = (mac, ip)
-        q = self._pending.get((interface, target))
-        if q is None:
-            q = self._pending[interface, target] = deque(maxlen=self.KEEP)
-        q.append(_Sent(t))
-        with self._lock:
-            self.requests += 1
-
-    def observe(self, claims: Iterable[Claim], interface: str) -> None:
-        """Match the replies among ``claims`` (received on ``interface``) to our requests."""
-        ours = self._ours.get(interface)
-        if ours is None:
-            return
-        mac, ip = ours
-        pending = self._pending
-        for c in claims:
-            if c.op != 2 or c.tpa != ip or c.tha != mac:
-                continue
-            q = pending.get((interface, c.spa))
-            if not q:
-                continue
-            t = c.time
-            req = next((s for s in reversed(q) if s.time <= t), None)
-            if req is None or t - req.time > self.timeout or c.sha in req.repliers:
-                continue
-            req.repliers.add(c.sha)
-            rtt = t - req.time
-            with self._lock:
-                if len(req.repliers) == 1:
-                    self.answered += 1
-                self.total.add(rtt)
-                st = self.per_ip.get(c.spa)
-                if st is None:
-                    st = self.per_ip[c.spa] = RttStats()
-                st.add(rtt)
-
-    def report(self) -> dict[str, Any]:
-        """The report's ``probes`` object."""
-        with self._lock:
-            return {"sent": self.requests, "answered": self.answered,
-                    "rtt_seconds": self.total.doc()}
-
-    def ip_doc(self, ip: bytes) -> dict[str, Any] | None:
-        """The report's per-IP ``probe_rtt``: ``{count, min, avg, max}``, or None."""
-        with self._lock:
-            st = self.per_ip.get(ip)
-            return st.doc() if st is not None else None
-
-    def snapshot(self) -> tuple[int, int, tuple[int, float], Mapping[bytes, tuple[int, float]]]:
-        """(requests, answered, (count, sum), {ip: (count, sum)}) for the metrics."""
-        with self._lock:
-            return (self.requests, self.answered, (self.total.count, self.total.total),
-                    {ip: (s.count, s.total) for ip, s in self.per_ip.items()})
+    found, node_ips = list_targets(kubeconfig, warn=warn)
+    if not found and not vips:
+        raise NothingToProbe("no Service of type LoadBalancer has a VIP yet: nothing to probe")
+    named = [str(n) for n in vips.networks]
+    vips = parse_vips([*named, *found])
+    return vips, parse_vips([*named, *found, *node_ips]) if node_ips else vips, node_ips
 
 
 @dataclass

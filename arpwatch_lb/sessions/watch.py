@@ -2,14 +2,27 @@
 
 One loop, one thread: wait for frames (:meth:`Monitor.pump`, at most
 ``TICK`` s), send the requests that are due, and once a second read the
-kernel counters, check the interfaces, let the event policy notice resolved
-fights and redraw the table.  Every ``summary_interval`` s a ``summary``
-event.  ``stop()`` (from a signal handler) or ``duration`` ends the loop;
-the caller then gets the final report.
+kernel counters, check the interfaces, pull the VIP selection and node names
+from their providers, let the event policy notice resolved fights and redraw
+the table.  Every ``summary_interval`` s a ``summary`` event.  ``stop()``
+(from a signal handler) or ``duration`` ends the loop; :meth:`report` then
+gives the final report.
+
+What changes at run time — the VIPs (Kubernetes discovery), the MAC → node
+map, the nodes' InternalIPs — comes from *providers* passed in (callables,
+read on this thread); nothing from outside writes to the session.  Clocks are
+injected too: ``wall`` (epoch seconds, the clock of the kernel's receive
+timestamps) and ``mono`` (for pacing).
+
+Probes: every address of the VIP selection each ``probe_interval``, and, when
+a ``node_ips`` provider is given, the nodes' InternalIPs once at the start and
+again whenever that list changes (paced by the same ``rate``), so that every
+claimant MAC carries its node name from the first event on.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 import time
 from collections import deque
@@ -20,27 +33,28 @@ from typing import Any, TextIO
 
 from ..core.addresses import VipSet
 from ..core.event_policy import EventPolicy
+from ..core.ingest import FrameCounts
+from ..core.probe_plan import DEFAULT_RATE, ProbePlan, ProbeRtts
 from ..core.report import build_report
 from ..core.tracker import Change, OwnershipTracker
 from ..sinks import render_table
+from ..sinks.console import CLEAR
 from ..sinks.jsonl import JsonLines
 from ..sinks.pcap_writer import PcapWriter
-from ..sources.capture_files import FrameCounts
 from ..sources.link_socket import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
-from ..sources.live_capture import Monitor
-from .probe import DEFAULT_RATE, ProbePlan, ProbeRtts, who_has
+from ..sources.live_capture import LinkFact, Monitor
+from ..sources.probe_frames import who_has
 
 __all__ = ["WatchConfig", "WatchSession"]
 
 TICK = 0.1
 HOUSEKEEPING = 1.0
-CLEAR = "\x1b[H\x1b[2J"
 RECENT_EVENTS = 10
 RTT_LIMIT = 5.0
 """A probe reply counts as a round trip within min(--probe-interval, this) seconds."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WatchConfig:
     """Everything ``watch`` was asked to do."""
 
@@ -59,35 +73,51 @@ class WatchConfig:
 
 
 class WatchSession:
-    """Run ``watch``: build with a config, :meth:`run`, then :meth:`report`."""
+    """Run ``watch``: build with a config (and providers), :meth:`run`, then :meth:`report`."""
 
     def __init__(self, cfg: WatchConfig, out: TextIO | None = None, err: TextIO | None = None,
-                 open_source: Callable[[str], FrameSource] | None = None) -> None:
+                 open_source: Callable[[str], FrameSource] | None = None, *,
+                 vips: Callable[[], VipSet] | None = None,
+                 nodes: Callable[[OwnershipTracker], Mapping[bytes, str]] | None = None,
+                 node_ips: Callable[[], Mapping[str, str]] | None = None,
+                 wall: Callable[[], float] = time.time,
+                 mono: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.vips: Callable[[], VipSet] = vips or (lambda: cfg.vips)
+        """The VIP selection provider (``--vip``, or Kubernetes discovery)."""
+        self._nodes = nodes
+        self._node_ips = node_ips
+        self.wall, self.mono = wall, mono
         self.tracker = OwnershipTracker(window=cfg.window, record_events=True)
         self.counts = FrameCounts()
-        self.policy = EventPolicy(self.tracker, cfg.vips)
+        self.policy = EventPolicy(self.tracker, self.vips(),
+                                  nodes=self.nodes if nodes is not None else None)
         self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._stop = False
-        self.nodes: Callable[[], Mapping[bytes, str]] | None = None
-        """MAC → node name (``--kubernetes``, set by :class:`.watch_services.WatchExtras`)."""
         self.rtts = ProbeRtts(min(cfg.probe_interval, RTT_LIMIT))
+        self.pcap: PcapWriter | None = (PcapWriter(cfg.write_pcap, cfg.pcap_max_bytes)
+                                        if cfg.write_pcap is not None else None)
         opener = open_source or (lambda name: LinkSocket(name, cfg.promisc, cfg.buffer_bytes))
-        self.monitor = Monitor(list(cfg.interfaces), self.tracker, self.counts,
-                               open_source=opener, on_changes=self._changes,
-                               on_fact=self._fact, on_claims=self.rtts.observe)
-        self.pcap: PcapWriter | None = None
-        if cfg.write_pcap is not None:
-            try:
-                self.pcap = PcapWriter(cfg.write_pcap, cfg.pcap_max_bytes)
-            except BaseException:
-                self.monitor.close()
-                raise
-            self.monitor.pcap = self.pcap
-        self._probers = self._probe_sources() if cfg.vips else {}
+        try:
+            self.monitor = Monitor(list(cfg.interfaces), self.tracker, self.counts,
+                                   open_source=opener, on_changes=self._changes,
+                                   on_fact=self._fact, on_claims=self.rtts.observe,
+                                   tee=self.pcap.write if self.pcap is not None else None,
+                                   clock=wall)
+        except BaseException:
+            if self.pcap is not None:
+                self.pcap.close()
+            raise
+        self._probers = (self._probe_sources()
+                         if cfg.vips or vips is not None or node_ips is not None else {})
+        self._frames: dict[tuple[str, bytes], bytes] = {}
+
+    def nodes(self) -> Mapping[bytes, str]:
+        """MAC → node name now (empty without a provider)."""
+        return self._nodes(self.tracker) if self._nodes is not None else {}
 
     def _probe_sources(self) -> dict[str, tuple[bytes, bytes]]:
         out = {}
@@ -116,29 +146,42 @@ class WatchSession:
         for ev in self.policy.changes(changes, interface):
             self._emit(ev)
 
-    def _fact(self, kind: str, interface: str, *, time: float, **extra: Any) -> None:
-        if kind == "kernel_drops":
-            self._emit(EventPolicy.kernel_drops(interface, time, extra["drops"],
-                                                extra["packets"], extra["total"]))
-        else:
-            self._emit(EventPolicy.interface_event(kind, interface, time, **extra))
+    def _fact(self, fact: LinkFact) -> None:
+        self._emit(EventPolicy.link_event(fact.kind, fact.interface, fact.time, fact.fields))
 
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler)."""
         self._stop = True
 
+    # -- probing -----------------------------------------------------------
+
+    def _send(self, targets: list[bytes]) -> None:
+        for target in targets:
+            for name, (mac, ip) in self._probers.items():
+                frame = self._frames.get((name, target))
+                if frame is None:
+                    frame = self._frames[name, target] = who_has(mac, ip, target)
+                t = self.wall()  # before the send: the reply may be received before it returns
+                if self.monitor.send(name, frame):
+                    self.rtts.sent(name, mac, ip, target, t)
+
+    def _node_targets(self) -> list[bytes]:
+        assert self._node_ips is not None
+        return sorted(ipaddress.IPv4Address(ip).packed for ip in self._node_ips()
+                      if ipaddress.ip_address(ip).version == 4)
+
     # -- the loop ----------------------------------------------------------
 
     def run(self, ready: Callable[[], None] | None = None) -> None:
         """Watch until :meth:`stop` or the configured duration."""
-        cfg = self.cfg
-        mono = time.monotonic
+        cfg, mono = self.cfg, self.mono
         start = mono()
         end = start + cfg.duration if cfg.duration is not None else float("inf")
-        plan = (ProbePlan(self.cfg.vips.addresses(), 0, cfg.probe_interval, cfg.rate, start)
-                if self._probers else None)
-        frames: dict[tuple[str, bytes], bytes] = {}
-        wall = time.time  # CLOCK_REALTIME, like the kernel's receive timestamps
+        vips = self.vips()
+        plan = nodes_plan = None
+        planned: VipSet | None = None
+        node_targets: list[bytes] = []
+        look_at_nodes = self._node_ips is not None
         next_house = start + HOUSEKEEPING
         next_summary = start + cfg.summary_interval
         if ready is not None:
@@ -147,22 +190,29 @@ class WatchSession:
             now = mono()
             if now >= end:
                 break
-            if plan is not None:
-                for target in plan.due(now):
-                    for name, (mac, ip) in self._probers.items():
-                        frame = frames.get((name, target))
-                        if frame is None:
-                            frame = frames[name, target] = who_has(mac, ip, target)
-                        t = wall()  # before the send: the reply may be received before it returns
-                        if self.monitor.send(name, frame):
-                            self.rtts.sent(name, mac, ip, target, t)
+            if self._probers:
+                if vips is not planned:  # at the start and whenever the selection changes
+                    planned = vips
+                    plan = ProbePlan(vips.addresses(), 0, cfg.probe_interval, cfg.rate, now)
+                if look_at_nodes and (fresh := self._node_targets()) != node_targets:
+                    node_targets = fresh  # at the start and whenever the node list changes
+                    nodes_plan = ProbePlan(node_targets, 1, cfg.probe_interval, cfg.rate, now)
+                look_at_nodes = False
+                assert plan is not None
+                self._send(plan.due(now))
+                if nodes_plan is not None:
+                    self._send(nodes_plan.due(now))
             wait = min(TICK, end - now, next_house - now)
-            if plan is not None:
-                wait = min(wait, plan.wait(now))
+            for p in (plan, nodes_plan):
+                if p is not None:
+                    wait = min(wait, p.wait(now))
             self.monitor.pump(max(wait, 0.0))
             now = mono()
             if now >= next_house:
                 next_house = now + HOUSEKEEPING
+                vips = self.vips()
+                self.policy.vips = vips
+                look_at_nodes = self._node_ips is not None
                 self._housekeeping()
             if now >= next_summary:
                 next_summary = now + cfg.summary_interval
@@ -174,7 +224,7 @@ class WatchSession:
     def _housekeeping(self, final: bool = False) -> None:
         self.monitor.read_stats()
         self.monitor.check_links()
-        for ev in self.policy.tick(time.time()):
+        for ev in self.policy.tick(self.wall()):
             self._emit(ev)
         if self.pcap is not None:
             self.pcap.flush()
@@ -187,7 +237,7 @@ class WatchSession:
     def _summary(self) -> None:
         if self.lines is not None:
             states = {lk.name: lk.state for lk in self.monitor.links.values()}
-            self._emit(self.policy.summary(time.time(), self.counts,
+            self._emit(self.policy.summary(self.wall(), self.counts,
                                            self.monitor.kernel_drops, states))
 
     # -- the end -----------------------------------------------------------
@@ -198,9 +248,9 @@ class WatchSession:
         if self.pcap is not None:
             for s in sources:
                 s["pcap"] = [str(p) for p in self.pcap.files]
-        return build_report(self.tracker, self.counts, self.cfg.vips, sources,
+        return build_report(self.tracker, self.counts, self.vips(), sources,
                             self.monitor.warnings(), mode="watch", probes=self.rtts,
-                            nodes=self.nodes() if self.nodes is not None else None)
+                            nodes=self.nodes() if self._nodes is not None else None)
 
     def close(self) -> None:
         """Close sockets and the pcap file."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.verdicts import OK
+
 __all__ = ["render_doctor_table"]
 
 
@@ -44,7 +46,7 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
     else:
         out.append("no Services of type LoadBalancer")
     for e in services:
-        if e["verdict"] == "ok" and not e["fix"]:
+        if e["verdict"] == OK and not e["fix"]:
             continue
         out.append("")
         out.append(f"{e['namespace']}/{e['name']}: {e['verdict'].upper()}")

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 from ..core.addresses import format_ip, format_mac
 from ..core.tracker import IpState, OwnershipTracker
-from ..core.verdicts import CONTESTED, verdict
+from ..core.verdicts import claimant_macs, contested_now, distinct_nodes
 
 try:
     from prometheus_client import CollectorRegistry
@@ -77,7 +77,7 @@ class IpSelection(Protocol):
 def require_metrics() -> None:
     """Raise :class:`~arpwatch_lb.kube.MissingExtra` when prometheus-client is missing."""
     if CollectorRegistry is None:
-        from ..kube import MissingExtra
+        from ..extras import MissingExtra
         raise MissingExtra(INSTALL_HINT)
 
 
@@ -136,19 +136,15 @@ def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
 def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
             max_macs: int) -> IpSample:
     vlan, inner, ip = st.key
-    macs = list(dict.fromkeys([st.owner, *st.closed]))
-    distinct = len({nodes[m] for m in macs if m in nodes}) + sum(1 for m in macs if m not in nodes)
-    last_fight = max(st.last_flip_flop or -1e18, st.last_duplicate_reply or -1e18)
     frames, labelled = _bounded_macs(st, nodes, max_macs)
     return IpSample(
         vip=format_ip(ip),
         vlan="" if vlan is None else (str(vlan) if inner is None else f"{vlan}.{inner}"),
         macs=frames, owner=format_mac(st.owner) if st.owner in labelled else OTHER,
         owner_node=nodes.get(st.owner, "") if st.owner in labelled else "",
-        claimants=len(macs), nodes=distinct,
+        claimants=len(claimant_macs(st)), nodes=distinct_nodes(st, nodes),
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
-        contested=(verdict(st, nodes) == CONTESTED and distinct > 1
-                   and now - last_fight <= horizon),
+        contested=contested_now(st, nodes, now, horizon),
     )
 
 
@@ -208,6 +204,28 @@ def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mappin
                            **fields)
 
 
+IP_LABELS = ["vip", "vlan"]
+MAC_LABELS = ["vip", "vlan", "mac", "node"]
+PER_IP: list[tuple[str, str, str, str]] = [
+    # (family name, type, help, IpSample attribute) of the per-IP series
+    ("arpwatch_lb_ip_claimants", "gauge", "Distinct MACs that claimed the IP in ARP.",
+     "claimants"),
+    ("arpwatch_lb_ip_claimant_nodes", "gauge",
+     "Distinct nodes that claimed the IP (MACs of one node count once; unknown MACs once each).",
+     "nodes"),
+    ("arpwatch_lb_ip_owner_changes", "counter", "Ownership changes of the IP.",
+     "changes"),
+    ("arpwatch_lb_ip_flip_flops", "counter",
+     "Ownership changes back to a MAC that claimed the IP within the flip-flop window.",
+     "flip_flops"),
+    ("arpwatch_lb_ip_duplicate_replies", "counter",
+     "ARP requests for the IP answered by two different MACs.", "duplicate_replies"),
+    ("arpwatch_lb_ip_contested", "gauge",
+     "1 while two or more nodes fight over the IP (a flip-flop or duplicate reply within the "
+     "window).", "contested"),
+]
+
+
 class TrackerCollector:
     """A custom collector: ``source()`` returns a :class:`MetricsSnapshot` at each scrape."""
 
@@ -221,41 +239,22 @@ class TrackerCollector:
     def collect(self) -> Iterator[Metric]:
         """Yield every metric family from one snapshot."""
         snap = self.source()
-        ipl = ["vip", "vlan"]
-        macl = ["vip", "vlan", "mac", "node"]
-        claimants = GaugeMetricFamily("arpwatch_lb_ip_claimants",
-                                      "Distinct MACs that claimed the IP in ARP.", labels=ipl)
-        nodes = GaugeMetricFamily("arpwatch_lb_ip_claimant_nodes",
-                                  "Distinct nodes that claimed the IP (MACs of one node count "
-                                  "once; unknown MACs once each).", labels=ipl)
+        types = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
+        per_ip = [(types[kind](name, doc, labels=IP_LABELS), attr) for name, kind, doc, attr in PER_IP]
         frames = CounterMetricFamily("arpwatch_lb_ip_claimant_frames",
                                      "ARP claims of the IP per MAC (at most a few MACs per IP; "
-                                     "the rest summed as mac=\"other\").", labels=macl)
+                                     "the rest summed as mac=\"other\").", labels=MAC_LABELS)
         owner = GaugeMetricFamily("arpwatch_lb_ip_owner_info",
-                                  "The MAC (and node) that claimed the IP last.", labels=macl)
-        changes = CounterMetricFamily("arpwatch_lb_ip_owner_changes",
-                                      "Ownership changes of the IP.", labels=ipl)
-        flips = CounterMetricFamily("arpwatch_lb_ip_flip_flops",
-                                    "Ownership changes back to a MAC that claimed the IP within "
-                                    "the flip-flop window.", labels=ipl)
-        dups = CounterMetricFamily("arpwatch_lb_ip_duplicate_replies",
-                                   "ARP requests for the IP answered by two different MACs.",
-                                   labels=ipl)
-        contested = GaugeMetricFamily("arpwatch_lb_ip_contested",
-                                      "1 while two or more nodes fight over the IP (a flip-flop "
-                                      "or duplicate reply within the window).", labels=ipl)
+                                  "The MAC (and node) that claimed the IP last.", labels=MAC_LABELS)
         for s in snap.ips:
             base = [s.vip, s.vlan]
-            claimants.add_metric(base, s.claimants)
-            nodes.add_metric(base, s.nodes)
+            for family, attr in per_ip:
+                family.add_metric(base, int(getattr(s, attr)))
             for mac, node, n in s.macs:
                 frames.add_metric([*base, mac, node], n)
             owner.add_metric([*base, s.owner, s.owner_node], 1)
-            changes.add_metric(base, s.changes)
-            flips.add_metric(base, s.flip_flops)
-            dups.add_metric(base, s.duplicate_replies)
-            contested.add_metric(base, 1 if s.contested else 0)
-        yield from (claimants, nodes, frames, owner, changes, flips, dups, contested)
+        families = [f for f, _ in per_ip]
+        yield from (*families[:2], frames, owner, *families[2:])
         kinds = CounterMetricFamily("arpwatch_lb_frames", "Frames read, by kind.", labels=["kind"])
         for k, v in sorted(snap.frames.items()):
             kinds.add_metric([k], v)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..core.verdicts import CONTESTED
+
 MAX_TIMELINE = 12  # runs shown per contested IP; the JSON has them all
 
 
@@ -86,7 +88,7 @@ def render_table(report: Mapping[str, Any]) -> str:
                             tablefmt="simple", disable_numparse=True))
     else:
         out.append("no IPv4 ARP claims" + (" for the selected VIPs" if report["vips"] else ""))
-    contested = [e for e in ips if e["verdict"] == "contested"]
+    contested = [e for e in ips if e["verdict"] == CONTESTED]
     if contested:
         out.append("")
         out.append("owner timelines of contested IPs:")

@@ -33,13 +33,23 @@ import gzip
 import struct
 import sys
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from ..core.frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
+from ..core.frames import (
+    LINKTYPE_ETHERNET,
+    PLAIN_ARP,
+    SUPPORTED_LINKTYPES,
+    WIRE_REPLY,
+    WIRE_REQUEST,
+    ZERO_IP,
+    ZERO_MAC,
+    Claim,
+)
+from ..core.ingest import FrameCounts, classify, ingest
+from .errors import CaptureError
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
@@ -53,26 +63,11 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
-PLAIN_ARP = b"\x08\x06\x00\x01\x08\x00\x06\x04"  # ethertype + htype/ptype/hlen/plen
-REQUEST, REPLY = b"\x00\x01", b"\x00\x02"
-ZERO_IP = b"\x00\x00\x00\x00"
-ZERO_MAC = b"\x00" * 6
-
-
-class CaptureError(Exception):
-    """The file cannot be read as a capture.  The message is one line."""
+REQUEST, REPLY = WIRE_REQUEST, WIRE_REPLY
 
 
 class _Corrupt(Exception):
     """A record header that cannot be right; ``args[0]`` is its offset in the buffer."""
-
-
-class FrameCounts(Counter):
-    """Counts of frames by kind (``total``, ``claims``, ``non_arp``, ...)."""
-
-    def malformed(self) -> dict[str, int]:
-        """Malformed-frame counts by reason."""
-        return malformed_counts(self)
 
 
 class CaptureReader:
@@ -283,13 +278,7 @@ class CaptureReader:
             p = off + 16
             if p + cap > n:
                 break
-            counts["total"] += 1
-            r = decode(linktype, buf[p:p + cap], sec + frac * tsunit, wlen)
-            if r.__class__ is Claim:
-                counts["claims"] += 1
-                out.append(r)
-            else:
-                counts[r] += 1
+            ingest(linktype, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out)
             off = p + cap
         return off
 
@@ -366,12 +355,8 @@ class CaptureReader:
                         continue
                 sec, frac, cap, wlen = hdr(buf, off)
             off = p + cap
-            r = decode(LINKTYPE_ETHERNET, buf[p:p + cap], sec + frac * tsunit, wlen)
-            if r.__class__ is Claim:
-                append(r)
-            else:
+            if not classify(LINKTYPE_ETHERNET, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out):
                 rare += 1
-                counts[r] += 1
         claims = len(out) - first
         counts.update(total=claims + nonarp + rare, claims=claims, non_arp=nonarp)
         return off
@@ -392,11 +377,8 @@ class CaptureReader:
                 append(mk(Claim, (sec + frac * tsunit, None, None, op[1], sha, spa, tha, tpa,
                                   src, dst, wlen)))
             else:
-                r = decode(LINKTYPE_ETHERNET, buf[pos + 16:pos + size], sec + frac * tsunit, wlen)
-                if r.__class__ is Claim:
-                    append(r)
-                else:
-                    counts[r] += 1
+                classify(LINKTYPE_ETHERNET, buf[pos + 16:pos + size], sec + frac * tsunit, wlen,
+                         counts, out)
             pos += size
         view.release()
 
@@ -490,14 +472,7 @@ class CaptureReader:
         return linktype, unit, tsoff
 
     def _one(self, linktype: int, data: bytes, time: float, wlen: int, out: list[Claim]) -> None:
-        counts = self.counts
-        counts["total"] += 1
-        r = decode(linktype, data, time, wlen)
-        if r.__class__ is Claim:
-            counts["claims"] += 1
-            out.append(r)
-        else:
-            counts[r] += 1
+        ingest(linktype, data, time, wlen, self.counts, out)
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper

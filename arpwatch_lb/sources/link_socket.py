@@ -47,6 +47,8 @@ from typing import NamedTuple, Protocol
 
 import netifaces
 
+from .errors import CaptureError, NeedPrivilegeError, UnknownInterfaceError
+
 __all__ = [
     "ARP_FILTER",
     "CaptureError",
@@ -118,18 +120,6 @@ _AUX = struct.Struct("IIIHHHH")  # struct tpacket_auxdata
 _TS = struct.Struct("qq")  # struct timespec (64-bit)
 _STATS = struct.Struct("II")  # struct tpacket_stats
 _ANC = socket.CMSG_SPACE(_TS.size) + socket.CMSG_SPACE(_AUX.size)
-
-
-class CaptureError(Exception):
-    """Capture cannot start or go on; the message is one line for the user."""
-
-
-class NeedPrivilegeError(CaptureError):
-    """Raw sockets need root or CAP_NET_RAW."""
-
-
-class UnknownInterfaceError(CaptureError):
-    """The interface name does not exist."""
 
 
 class LinkDown(Exception):

@@ -3,19 +3,19 @@
 :class:`Monitor` owns one :class:`~arpwatch_lb.sources.link_socket.FrameSource` per
 interface and does the bookkeeping that ``probe`` and ``watch`` share:
 
-* :meth:`Monitor.pump` waits (select) for frames and hands every queued one
-  to :func:`arpwatch_lb.core.frames.decode` with its kernel timestamp; claims go to
-  the :class:`~arpwatch_lb.core.tracker.OwnershipTracker` in batches, frame kinds
-  to the same :class:`~arpwatch_lb.sources.capture_files.FrameCounts` a replay fills, and
-  the raw frames to an optional pcap writer;
+* :meth:`Monitor.pump` waits (select) for frames and hands every queued batch,
+  with kernel timestamps, to :func:`arpwatch_lb.core.ingest.ingest_many` — the
+  same decode → count → collect step a replay uses; claims go to the
+  :class:`~arpwatch_lb.core.tracker.OwnershipTracker`, and the raw frames to
+  an optional ``tee(time, data, wire_length)`` (the session's pcap writer);
 * :meth:`Monitor.read_stats` folds the kernel's ``PACKET_STATISTICS`` into
   per-interface totals (packets = frames passed to us + frames dropped);
 * :meth:`Monitor.check_links` follows each interface's state: down (the
   process stays, the socket resumes by itself), up again, vanished (the
   socket is closed; it is reopened if the name comes back).
 
-Interface and drop facts are handed to ``on_fact(kind, interface, **fields)``
-and tracker changes to ``on_changes(changes, interface)``; the caller turns
+Interface and drop facts are handed to ``on_fact(LinkFact)`` and tracker
+changes to ``on_changes(changes, interface)``; the caller turns
 them into output.  ``on_claims(claims, interface)`` sees every batch of
 decoded claims after the tracker (the probe sources match replies there).
 The clock is injected (``clock``) for the facts that are not frames (a link
@@ -30,16 +30,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.frames import LINKTYPE_ETHERNET, Claim, decode
+from ..core.frames import LINKTYPE_ETHERNET, Claim
+from ..core.ingest import FrameCounts, ingest_many
 from ..core.tracker import Change, OwnershipTracker
-from ..sinks.pcap_writer import PcapWriter
-from .capture_files import FrameCounts
 from .link_socket import FrameSource, LinkDown, LinkGone, LinkSocket, Received, interface_state
 
-__all__ = ["Link", "Monitor"]
+__all__ = ["Link", "LinkFact", "Monitor"]
 
 MAX_BATCH = 4096  # frames read from one interface before looking at the others
 COALESCE = 0.005  # s: wake up at most this often, so frames come in batches, not one by one
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFact:
+    """Something that happened to an interface rather than a frame on it."""
+
+    kind: str
+    """``kernel_drops``, ``interface_down``, ``interface_up`` or ``interface_vanished``."""
+    interface: str
+    time: float
+    """Epoch seconds, from the injected clock (a link going down has no frame timestamp)."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Kind-specific facts: ``drops``/``packets``/``total`` for drops, ``reopened`` for up."""
 
 
 @dataclass
@@ -75,18 +87,18 @@ class Monitor:
                  counts: FrameCounts | None = None, *,
                  open_source: Callable[[str], FrameSource] = LinkSocket,
                  state_of: Callable[[str], str] = interface_state,
-                 pcap: PcapWriter | None = None,
+                 tee: Callable[[float, bytes, int], None] | None = None,
                  on_changes: Callable[[list[Change], str], None] | None = None,
-                 on_fact: Callable[..., None] | None = None,
+                 on_fact: Callable[[LinkFact], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  on_claims: Callable[[list[Claim], str], None] | None = None) -> None:
         self.tracker = tracker
         self.counts = counts if counts is not None else FrameCounts()
         self.open_source = open_source
         self.state_of = state_of
-        self.pcap = pcap
+        self.tee = tee
         self.on_changes = on_changes
-        self.on_fact = on_fact or (lambda *a, **k: None)
+        self.on_fact = on_fact or (lambda fact: None)
         self.on_claims = on_claims
         self.clock = clock
         self.links: dict[str, Link] = {}
@@ -156,24 +168,13 @@ class Monitor:
                 return total
 
     def _process(self, link: Link, batch: list[Received]) -> None:
-        counts = self.counts
+        if self.tee is not None:
+            tee = self.tee
+            for t, data, wire, _out in batch:
+                tee(t, data, wire)
         claims: list[Claim] = []
-        add = claims.append
-        pcap = self.pcap
-        other: dict[str, int] = {}
-        for t, data, wire, _out in batch:
-            if pcap is not None:
-                pcap.write(t, data, wire)
-            r = decode(LINKTYPE_ETHERNET, data, t, wire)
-            if r.__class__ is Claim:
-                add(r)  # type: ignore[arg-type]
-            else:
-                other[r] = other.get(r, 0) + 1  # type: ignore[index,arg-type]
-        counts["total"] += len(batch)
-        counts["claims"] += len(claims)
-        if other:
-            counts.update(other)
-        link.frames += len(batch)
+        link.frames += ingest_many(LINKTYPE_ETHERNET, ((r[0], r[1], r[2]) for r in batch),
+                                   self.counts, claims)
         self.tracker.feed_all(claims)
         if self.on_claims is not None and claims:
             self.on_claims(claims, link.name)
@@ -208,8 +209,8 @@ class Monitor:
             link.kernel_packets += st.packets
             link.kernel_drops += st.drops
             if st.drops:
-                self.on_fact("kernel_drops", link.name, time=now, drops=st.drops,
-                             packets=st.packets, total=link.kernel_drops)
+                self.on_fact(LinkFact("kernel_drops", link.name, now, {
+                    "drops": st.drops, "packets": st.packets, "total": link.kernel_drops}))
 
     def check_links(self) -> None:
         """Notice interfaces that went down, came back, vanished or reappeared."""
@@ -232,7 +233,7 @@ class Monitor:
         link.state = state
         link.transitions.append(state)
         kind = {"up": "interface_up", "down": "interface_down", "gone": "interface_vanished"}
-        self.on_fact(kind[state], link.name, time=self.clock(), **extra)
+        self.on_fact(LinkFact(kind[state], link.name, self.clock(), extra))
 
     def _gone(self, link: Link) -> None:
         if link.source is not None:
