@@ -17,6 +17,7 @@ import sys
 import click
 
 from .. import __version__
+from ..core.verdicts import EXIT_ERROR
 
 COMMANDS = {
     "replay": "arpwatch_lb.cli.replay:replay",
@@ -87,4 +88,4 @@ def main() -> None:
             raise
         click.echo(f"arpwatch-lb: internal error: {type(exc).__name__}: {exc} "
                    "(set ARPWATCH_LB_DEBUG=1 for a traceback)", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_ERROR)

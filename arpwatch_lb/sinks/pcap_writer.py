@@ -12,10 +12,11 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+from ..core.frames import LINKTYPE_ETHERNET
+
 __all__ = ["PcapWriter"]
 
 MAGIC_NS = 0xA1B23C4D
-LINKTYPE_ETHERNET = 1
 SNAPLEN = 65535
 _HEADER = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
