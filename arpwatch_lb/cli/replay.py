@@ -12,6 +12,7 @@ from ..core.report import build_report, report_exit_status
 from ..core.tracker import OwnershipTracker
 from ..sessions.replay import replay as replay_files
 from ..sinks import render_json, render_table
+from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
 from ..sinks.progress import Progress
 from ..sources.capture_files import CaptureError
 from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
@@ -22,14 +23,21 @@ from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, wi
 @vip_option()
 @window_option
 @format_option(("table", "json"), "table")
-def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> None:
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Also write the owner timelines as one self-contained HTML "
+              "page to FILE (the timelines in the report are then complete).")
+def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str,
+           html: Path | None = None) -> None:
     """Analyze pcap/pcapng captures (gzip too), merged in time order.
 
     Reads Ethernet (802.1Q/802.1ad tags, LLC/SNAP) and Linux cooked v1/v2
     captures, e.g. from `tcpdump -i any -w node.pcap arp`.  FILE "-" is
     standard input.
     """
-    tracker = OwnershipTracker(window=window)
+    if html is not None and not html.absolute().parent.is_dir():
+        raise InputError(f"--html {html}: no such directory")
+    tracker = (OwnershipTracker(window=window, max_runs=HTML_MAX_RUNS, max_marks=HTML_MAX_MARKS)
+               if html is not None else OwnershipTracker(window=window))
     progress = Progress("reading")
     try:
         result = replay_files(files, tracker, progress)
@@ -43,5 +51,10 @@ def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> No
         click.echo(f"arpwatch-lb: error: {e}", err=True)
     report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
                           result.errors)
+    if html is not None:
+        try:
+            write_html(html, report)
+        except OSError as exc:
+            raise InputError(f"--html {exc.filename}: {exc.strerror}") from None
     click.echo(render_json(report) if fmt == "json" else render_table(report))
     sys.exit(report_exit_status(report))
