@@ -46,12 +46,15 @@ from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option,
               show_default=True, metavar="MB",
               help="Kernel receive buffer per interface (bursts wait there; when it is full "
                    "the kernel drops frames and watch reports kernel_drops).")
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Keep an HTML page of the owner timelines in FILE, rewritten "
+              "at every summary interval and at the end.")
 @watch_extras_options
 def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate: float,
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
           kubernetes: bool = False, kubeconfig: str | None = None,
-          metrics_port: int | None = None) -> None:
+          metrics_port: int | None = None, html: Path | None = None) -> None:
     """Watch ARP live: report new claimants, owner changes and fights as they happen.
 
     Passive capture (ARP only, filtered in the kernel) on every --interface,
@@ -67,7 +70,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
         check_interfaces(names)
         cfg = WatchConfig(names, vips, window, probe_interval, rate, duration, fmt, write_pcap,
                           int(pcap_max_mb * 2**20), promisc, summary_interval,
-                          int(buffer_mb * 2**20))
+                          int(buffer_mb * 2**20), html=html)
         session = WatchSession(cfg)
     except CaptureError as exc:
         raise InputError(str(exc)) from None

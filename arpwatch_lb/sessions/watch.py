@@ -4,8 +4,9 @@ One loop, one thread: wait for frames (:meth:`Monitor.pump`, at most
 ``TICK`` s), send the requests that are due, and once a second read the
 kernel counters, check the interfaces, let the event policy notice resolved
 fights and redraw the table.  Every ``summary_interval`` s a ``summary``
-event.  ``stop()`` (from a signal handler) or ``duration`` ends the loop;
-the caller then gets the final report.
+event (and, with ``html``, the HTML page rewritten).  ``stop()`` (from a
+signal handler) or ``duration`` ends the loop; the caller then gets the final
+report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..core.event_policy import EventPolicy
 from ..core.report import build_report
 from ..core.tracker import Change, OwnershipTracker
 from ..sinks import render_table
+from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
 from ..sinks.jsonl import JsonLines
 from ..sinks.pcap_writer import PcapWriter
 from ..sources.capture_files import FrameCounts
@@ -56,6 +58,8 @@ class WatchConfig:
     promisc: bool = False
     summary_interval: float = 10.0
     buffer_bytes: int = DEFAULT_RCVBUF
+    html: Path | None = None
+    """Rewrite this HTML page (atomically) at every summary interval and at the end."""
 
 
 class WatchSession:
@@ -66,7 +70,11 @@ class WatchSession:
         self.cfg = cfg
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.tracker = OwnershipTracker(window=cfg.window, record_events=True)
+        self.tracker = (OwnershipTracker(window=cfg.window, record_events=True,
+                                         max_runs=HTML_MAX_RUNS, max_marks=HTML_MAX_MARKS)
+                        if cfg.html is not None else
+                        OwnershipTracker(window=cfg.window, record_events=True))
+        self._html_failed = False
         self.counts = FrameCounts()
         self.policy = EventPolicy(self.tracker, cfg.vips)
         self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
@@ -88,6 +96,12 @@ class WatchSession:
                 raise
             self.monitor.pcap = self.pcap
         self._probers = self._probe_sources() if cfg.vips else {}
+        if cfg.html is not None:  # at once: the page exists from the start, or we fail now
+            try:
+                write_html(cfg.html, self.report())
+            except BaseException:
+                self.close()
+                raise
 
     def _probe_sources(self) -> dict[str, tuple[bytes, bytes]]:
         out = {}
@@ -189,6 +203,19 @@ class WatchSession:
             states = {lk.name: lk.state for lk in self.monitor.links.values()}
             self._emit(self.policy.summary(time.time(), self.counts,
                                            self.monitor.kernel_drops, states))
+        if self.cfg.html is not None:
+            self._write_html(self.cfg.html)
+
+    def _write_html(self, path: Path) -> None:
+        """Rewrite the page; a failure is a warning (once), never the end of the watch."""
+        try:
+            write_html(path, self.report())
+        except OSError as exc:
+            if not self._html_failed:
+                self.err.write(f"arpwatch-lb: warning: --html {exc.filename}: {exc.strerror}\n")
+            self._html_failed = True
+        else:
+            self._html_failed = False
 
     # -- the end -----------------------------------------------------------
 
