@@ -2,6 +2,13 @@
 "use strict";
 (function () {
   const D = JSON.parse(document.getElementById("arpwatch-data").textContent);
+  // Times come as whole microseconds after D.t0: seconds from here on.
+  D.start /= 1e6; D.end /= 1e6;
+  for (const ip of D.ips) {
+    for (const r of ip.runs) { r[1] /= 1e6; r[2] /= 1e6; }
+    for (const f of ip.flips) f[1] /= 1e6;
+    if (ip.dups) for (const d of ip.dups) d[0] /= 1e6;
+  }
   const SVGNS = "http://www.w3.org/2000/svg";
   const COLORS = ["#1f6fc5", "#e08a00", "#1a9a5a", "#8e44ad", "#0097a7", "#d6456e", "#6b8e23",
     "#5d4037"];

@@ -64,8 +64,9 @@ def _asset(name: str) -> str:
     return (files(__package__) / f"html_timeline.{name}").read_text(encoding="utf-8")
 
 
-def _r(x: float) -> float:
-    return round(x, 6)
+def _us(x: float) -> int:
+    """Seconds (≥ 0) → whole microseconds, the report's precision."""
+    return int(x * 1e6 + 0.5)
 
 
 def flip_flop_runs(timeline: Sequence[Mapping[str, Any]], window: float) -> list[tuple[int, float]]:
@@ -82,7 +83,7 @@ def flip_flop_runs(timeline: Sequence[Mapping[str, Any]], window: float) -> list
         mac = run["mac"]
         end = last_end.get(mac)
         if i and end is not None and run["first"] - end <= window:
-            out.append((i, _r(run["first"] - end)))
+            out.append((i, run["first"] - end))
         last_end[mac] = run["last"]
     return out
 
@@ -118,12 +119,12 @@ def _ip_data(entry: Mapping[str, Any], t0: float, window: float) -> dict[str, An
             "runs": c.get("runs"),
             "hosts": list(c.get("host_ips") or ()),
         })
-    runs = [[lanes[r["mac"]], _r(r["first"] - t0), _r(r["last"] - t0), r["frames"]]
+    runs = [[lanes[r["mac"]], _us(r["first"] - t0), _us(r["last"] - t0), r["frames"]]
             for r in timeline]
     events = entry.get("duplicate_reply_events")
     dups = None
     if events is not None:
-        dups = [[_r(d["time"] - t0), lanes.get(d["macs"][0], -1), lanes.get(d["macs"][1], -1),
+        dups = [[_us(d["time"] - t0), lanes.get(d["macs"][0], -1), lanes.get(d["macs"][1], -1),
                  d.get("requester")] for d in events]
     return {
         "ip": entry["ip"], "vlan": entry["vlan"], "inner_vlan": entry["inner_vlan"],
@@ -134,21 +135,22 @@ def _ip_data(entry: Mapping[str, Any], t0: float, window: float) -> dict[str, An
         "dropped": max(entry["changes"] + 1 - len(timeline), 0) if timeline else 0,
         "lanes": lane_docs,
         "runs": runs,
-        "flips": [[i, since] for i, since in flip_flop_runs(timeline, window)],
+        "flips": [[i, _us(since)] for i, since in flip_flop_runs(timeline, window)],
         "dups": dups,
     }
 
 
 def page_data(report: Mapping[str, Any]) -> dict[str, Any]:
-    """What the page's script draws: times in seconds after ``t0`` (whole epoch seconds)."""
+    """What the page's script draws: times in whole microseconds after ``t0`` (whole epoch
+    seconds), so the page is compact and exact."""
     first = report.get("first_time")
     last = report.get("last_time")
     t0 = float(math.floor(first)) if first is not None else 0.0
     window = float(report.get("window") or 0.0)
     return {
         "t0": t0,
-        "start": _r(first - t0) if first is not None else 0.0,
-        "end": _r(last - t0) if last is not None else 0.0,
+        "start": _us(first - t0) if first is not None else 0,
+        "end": _us(last - t0) if last is not None else 0,
         "window": window,
         "dup_window": report.get("duplicate_window"),
         "ips": [_ip_data(e, t0, window) for e in report["ips"]],
