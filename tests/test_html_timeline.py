@@ -283,6 +283,25 @@ def test_hover_shows_exact_times_and_frames_and_zoom_pan_work(tmp_path: Path,
     assert browser.problems() == []
 
 
+def test_unclaimed_vip_and_an_empty_capture_render(tmp_path: Path, browser: Browser) -> None:
+    page = tmp_path / "unclaimed.html"
+    code, report = replay_with_page(ROOT / "pcaps" / "single-owner.pcap", page,
+                                    "--vip", "192.0.2.99")
+    assert code == 1 and [e["verdict"] for e in report["ips"]] == ["unclaimed"]
+    browser.load(page)
+    assert browser.problems() == []
+    [d] = browser.evaluate(DOM_FACTS)
+    assert (d["ip"], d["verdict"], d["lanes"]) == ("192.0.2.99", "unclaimed", [])
+    assert "nobody claimed it" in browser.evaluate("document.querySelector('section.ip').innerText")
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    code, report = replay_with_page(empty, tmp_path / "empty.html")
+    assert code == 0 and report["ips"] == [] and report["first_time"] is None
+    browser.load(tmp_path / "empty.html")
+    assert browser.problems() == []
+    assert "No IPv4 ARP claims" in browser.evaluate("document.querySelector('main').innerText")
+
+
 def test_incomplete_timeline_is_said_on_the_page(tmp_path: Path, browser: Browser) -> None:
     """A report from the default tracker (64 runs at most) on a long fight."""
     tracker = OwnershipTracker()

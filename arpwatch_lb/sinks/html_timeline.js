@@ -427,7 +427,8 @@
     else if (act === "fit") setView(FULL[0], FULL[1]);
   });
   document.addEventListener("keydown", ev => {
-    if (ev.target.closest && ev.target.closest("input, textarea")) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;  // the browser's own shortcuts
+    if (ev.target.closest && ev.target.closest("input, textarea, summary")) return;
     const mid = (view[0] + view[1]) / 2;
     if (ev.key === "+" || ev.key === "=") zoomAt(mid, 0.5);
     else if (ev.key === "-") zoomAt(mid, 2);
