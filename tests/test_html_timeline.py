@@ -283,6 +283,32 @@ def test_hover_shows_exact_times_and_frames_and_zoom_pan_work(tmp_path: Path,
     assert browser.problems() == []
 
 
+def test_lanes_name_the_node_and_the_announcer_when_the_report_knows_them(
+        tmp_path: Path, browser: Browser) -> None:
+    """``claimants[].node`` (--kubernetes) and ``claimants[].announcer`` are shown; absent, not."""
+    _, report = replay_with_page(ROOT / "pcaps" / "keepalived-split-brain.pcap", tmp_path / "a.html")
+    contested = report["ips"][0]
+    first, second = contested["claimants"]
+    first.update(node="worker-a", announcer={"kind": "keepalived",
+                                             "evidence": ["VRRP adverts", "5+5 GARPs"]})
+    second.update(node=None, announcer={"kind": "kube-vip", "evidence": "one frame per tick"})
+    page = tmp_path / "named.html"
+    write_html(page, report)
+    browser.load(page)
+    assert browser.problems() == []
+    labels = browser.evaluate("""Array.from(document.querySelectorAll('section.ip')[0]
+      .querySelectorAll('text.lane-label')).filter(t => t.querySelector('.lane-mac'))
+      .map(t => ({text: Array.from(t.querySelectorAll('tspan')).map(s => s.textContent),
+                  title: t.querySelector('title').textContent}))""")
+    assert labels[0]["text"] == [first["mac"], "keepalived", "worker-a"]
+    assert "evidence: VRRP adverts; 5+5 GARPs" in labels[0]["title"]
+    # no node: the other IPs this MAC claims say which host it is
+    assert labels[1]["text"] == [second["mac"], "kube-vip", f"host {second['host_ips'][0]}"]
+    plain = browser.evaluate("""Array.from(document.querySelectorAll('section.ip')[1]
+      .querySelectorAll('text.lane-label tspan')).map(s => s.textContent)""")
+    assert plain == [report["ips"][1]["claimants"][0]["mac"]]  # nothing known: the MAC alone
+
+
 def test_unclaimed_vip_and_an_empty_capture_render(tmp_path: Path, browser: Browser) -> None:
     page = tmp_path / "unclaimed.html"
     code, report = replay_with_page(ROOT / "pcaps" / "single-owner.pcap", page,

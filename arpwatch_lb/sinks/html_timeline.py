@@ -109,12 +109,13 @@ def _ip_data(entry: Mapping[str, Any], t0: float, window: float) -> dict[str, An
     for mac, i in lanes.items():
         c = claimants[i] if i < len(claimants) else {"mac": mac}
         announcer = c.get("announcer") or {}
+        if not isinstance(announcer, Mapping):  # tolerate a bare kind
+            announcer = {"kind": str(announcer)}
         lane_docs.append({
             "mac": mac,
             "node": c.get("node"),
-            "kind": announcer.get("kind") if isinstance(announcer, Mapping) else None,
-            "evidence": _evidence(announcer.get("evidence")) if isinstance(announcer, Mapping)
-            else "",
+            "kind": announcer.get("kind"),
+            "evidence": _evidence(announcer.get("evidence")),
             "frames": c.get("frames"),
             "runs": c.get("runs"),
             "hosts": list(c.get("host_ips") or ()),
