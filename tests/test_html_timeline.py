@@ -152,6 +152,31 @@ def test_flip_flop_derivation_is_the_trackers_rule(steps: list[tuple[bytes, floa
     assert len(flip_flop_runs(e["timeline"], window)) == e["flip_flops"]
 
 
+def test_tracker_keeps_the_latest_duplicate_replies_only_when_asked() -> None:
+    client_mac, client_ip = mac("02:00:5e:10:00:10"), ip("192.0.2.10")
+
+    def fight(tracker: OwnershipTracker) -> OwnershipTracker:
+        for i in range(5):  # five requests, each answered by A then B
+            t = 1_795_832_880.0 + 10 * i
+            tracker.feed(claim(t, client_mac, client_ip, tha=ZERO_MAC, tpa=VIP))
+            tracker.feed(claim(t + 0.001, A, VIP, op=2, tha=client_mac, tpa=client_ip))
+            tracker.feed(claim(t + 0.002, B, VIP, op=2, tha=client_mac, tpa=client_ip))
+        return tracker
+
+    plain = fight(OwnershipTracker())
+    assert plain.ips[(None, None, VIP)].duplicate_marks is None
+    assert all("duplicate_reply_events" not in e for e in build_report(plain, {}, VipSet())["ips"])
+    kept = fight(OwnershipTracker(max_marks=2))
+    st = kept.ips[(None, None, VIP)]
+    assert st.duplicate_replies == 5
+    assert [m[0] for m in st.duplicate_marks or ()] == [1_795_832_880.0 + 30.002,
+                                                        1_795_832_880.0 + 40.002]
+    [e] = [e for e in build_report(kept, {}, VipSet())["ips"] if e["ip"] == "192.0.2.103"]
+    assert e["duplicate_reply_events"][-1] == {
+        "time": 1_795_832_920.002, "macs": ["02:00:5e:10:00:01", "02:00:5e:10:00:02"],
+        "requester": "192.0.2.10"}
+
+
 def test_page_is_self_contained_and_escapes_what_it_shows(tmp_path: Path) -> None:
     _, report = replay_with_page(CAPTURES[0], tmp_path / "page.html")
     report["sources"] = [{"path": "</script><script>alert(1)</script>", "format": "pcap"}]
