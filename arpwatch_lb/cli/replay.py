@@ -13,9 +13,17 @@ from ..core.tracker import OwnershipTracker
 from ..core.verdicts import report_exit_status
 from ..sessions.replay import replay as replay_files
 from ..sinks.console import print_report, say
+from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
 from ..sinks.progress import Progress
 from ..sources.errors import CaptureError
-from .options import EXIT_STATUS_HELP, format_option, input_errors, vip_option, window_option
+from .options import (
+    EXIT_STATUS_HELP,
+    InputError,
+    format_option,
+    input_errors,
+    vip_option,
+    window_option,
+)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -23,14 +31,21 @@ from .options import EXIT_STATUS_HELP, format_option, input_errors, vip_option, 
 @vip_option()
 @window_option
 @format_option(("table", "json"), "table")
-def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> None:
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Also write the owner timelines as one self-contained HTML "
+              "page to FILE (the timelines in the report are then complete).")
+def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str,
+           html: Path | None = None) -> None:
     """Analyze pcap/pcapng captures (gzip too), merged in time order.
 
     Reads Ethernet (802.1Q/802.1ad tags, LLC/SNAP) and Linux cooked v1/v2
     captures, e.g. from `tcpdump -i any -w node.pcap arp`.  FILE "-" is
     standard input.
     """
-    tracker = OwnershipTracker(window=window)
+    if html is not None and not html.absolute().parent.is_dir():
+        raise InputError(f"--html {html}: no such directory")
+    tracker = (OwnershipTracker(window=window, max_runs=HTML_MAX_RUNS, max_marks=HTML_MAX_MARKS)
+               if html is not None else OwnershipTracker(window=window))
     progress = Progress("reading")
     try:
         with input_errors(CaptureError):
@@ -41,5 +56,10 @@ def replay(files: tuple[Path, ...], vips: VipSet, window: float, fmt: str) -> No
     say("error", result.errors)
     report = build_report(tracker, result.counts, vips, result.sources, result.warnings,
                           result.errors)
+    if html is not None:
+        try:
+            write_html(html, report)
+        except OSError as exc:
+            raise InputError(f"--html {exc.filename}: {exc.strerror}") from None
     print_report(report, fmt)
     sys.exit(report_exit_status(report))

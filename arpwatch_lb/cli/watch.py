@@ -47,13 +47,16 @@ from .options import EXIT_STATUS_HELP, input_errors, interface_option, vip_optio
               show_default=True, metavar="MB",
               help="Kernel receive buffer per interface (bursts wait there; when it is full "
                    "the kernel drops frames and watch reports kernel_drops).")
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Keep an HTML page of the owner timelines in FILE, rewritten "
+              "at every summary interval and at the end.")
 @kubernetes_options
 @metrics_options
 def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate: float,
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
           kubernetes: bool = False, kubeconfig: str | None = None,
-          metrics_port: int | None = None) -> None:
+          metrics_port: int | None = None, html: Path | None = None) -> None:
     """Watch ARP live: report new claimants, owner changes and fights as they happen.
 
     Passive capture (ARP only, filtered in the kernel) on every --interface,
@@ -68,7 +71,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
                       probe_interval=probe_interval, rate=rate, duration=duration, fmt=fmt,
                       write_pcap=write_pcap, pcap_max_bytes=int(pcap_max_mb * 2**20),
                       promisc=promisc, summary_interval=summary_interval,
-                      buffer_bytes=int(buffer_mb * 2**20))
+                      buffer_bytes=int(buffer_mb * 2**20), html=html)
     with input_errors(CaptureError, ServiceError, OSError):
         watch_run = WatchRun(cfg, kubernetes=kubernetes, kubeconfig=kubeconfig,
                              metrics_port=metrics_port).start()

@@ -83,6 +83,10 @@ def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
                       "frames": r.frames} for r in timeline],
         "timeline_complete": st.changes + 1 == len(timeline),
     }
+    if tracker.max_marks:  # kept on request (``--html``): the latest duplicate replies
+        entry["duplicate_reply_events"] = [
+            {"time": _t(t), "macs": [format_mac(a), format_mac(b)], "requester": format_ip(r)}
+            for t, a, b, r in st.duplicate_marks or ()]
     if nodes is not None:
         named = [c["node"] for c in claimants]
         entry["nodes"] = list(dict.fromkeys(n for n in named if n is not None))
@@ -124,6 +128,9 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     if nodes is not None:
         for e in unclaimed:
             e.update(nodes=[], same_node=False)
+    if tracker.max_marks:
+        for e in unclaimed:
+            e["duplicate_reply_events"] = []
     entries += unclaimed
     if probes is not None:
         for e in entries:

@@ -31,7 +31,8 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   (``fight_pairs``, bounded): policy that knows which MACs belong to one
   machine (:mod:`arpwatch_lb.core.verdicts` with a MAC → node mapping) needs it.
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
-  exact regardless.
+  exact regardless.  With ``max_marks``, the latest duplicate replies (time,
+  the two MACs, the requester) are kept too, in a deque of that length.
 
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
 ``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
@@ -122,6 +123,9 @@ class IpState:
     created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
     fight_pairs_overflow: bool = False
     """More distinct pairs fought than were remembered (policy must assume the worst)."""
+    duplicate_marks: deque[tuple[float, bytes, bytes, bytes]] | None = None
+    """(time, earlier MAC, later MAC, requester IP) of the latest duplicate replies, when the
+    tracker keeps them (``max_marks``); created on the first one."""
 
     @property
     def frames(self) -> int:
@@ -160,12 +164,15 @@ class OwnershipTracker:
     """Track which MAC owns each (VLAN, IP) from a time-ordered stream of claims."""
 
     def __init__(self, window: float = DEFAULT_WINDOW, dup_window: float = DEFAULT_DUP_WINDOW,
-                 max_runs: int = DEFAULT_MAX_RUNS, record_events: bool = False) -> None:
+                 max_runs: int = DEFAULT_MAX_RUNS, record_events: bool = False,
+                 max_marks: int = 0) -> None:
         if window < 0 or dup_window < 0:
             raise ValueError("windows must not be negative")
         self.window = window
         self.dup_window = dup_window
         self.max_runs = max_runs
+        self.max_marks = max_marks
+        """Duplicate replies remembered per IP with their time and MACs (0: none)."""
         self.record_events = record_events
         self.ips: dict[Key, IpState] = {}
         self.mac_ips: dict[bytes, dict[Key, None]] = {}
@@ -305,6 +312,10 @@ class OwnershipTracker:
         st.duplicate_replies += 1
         st.last_duplicate_reply = t
         _fight_pair(st, first, second)
+        if self.max_marks:
+            if st.duplicate_marks is None:
+                st.duplicate_marks = deque(maxlen=self.max_marks)
+            st.duplicate_marks.append((t, first, second, requester))
         if self.record_events:
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))

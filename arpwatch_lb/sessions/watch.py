@@ -18,6 +18,9 @@ Probes: every address of the VIP selection each ``probe_interval``, and, when
 a ``node_ips`` provider is given, the nodes' InternalIPs once at the start and
 again whenever that list changes (paced by the same ``rate``), so that every
 claimant MAC carries its node name from the first event on.
+
+With ``html``, the HTML timeline page is written at the start and rewritten at
+every summary and at the end (atomically).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..core.report import build_report
 from ..core.tracker import Change, OwnershipTracker
 from ..sinks import render_table
 from ..sinks.console import CLEAR
+from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
 from ..sinks.jsonl import JsonLines
 from ..sinks.pcap_writer import PcapWriter
 from ..sources.link_socket import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
@@ -70,6 +74,8 @@ class WatchConfig:
     promisc: bool = False
     summary_interval: float = 10.0
     buffer_bytes: int = DEFAULT_RCVBUF
+    html: Path | None = None
+    """Rewrite this HTML page (atomically) at every summary interval and at the end."""
 
 
 class WatchSession:
@@ -90,7 +96,11 @@ class WatchSession:
         self._nodes = nodes
         self._node_ips = node_ips
         self.wall, self.mono = wall, mono
-        self.tracker = OwnershipTracker(window=cfg.window, record_events=True)
+        self.tracker = (OwnershipTracker(window=cfg.window, record_events=True,
+                                         max_runs=HTML_MAX_RUNS, max_marks=HTML_MAX_MARKS)
+                        if cfg.html is not None else
+                        OwnershipTracker(window=cfg.window, record_events=True))
+        self._html_failed = False
         self.counts = FrameCounts()
         self.policy = EventPolicy(self.tracker, self.vips(),
                                   nodes=self.nodes if nodes is not None else None)
@@ -114,6 +124,12 @@ class WatchSession:
         self._probers = (self._probe_sources()
                          if cfg.vips or vips is not None or node_ips is not None else {})
         self._frames: dict[tuple[str, bytes], bytes] = {}
+        if cfg.html is not None:  # at once: the page exists from the start, or we fail now
+            try:
+                write_html(cfg.html, self.report())
+            except BaseException:
+                self.close()
+                raise
 
     def nodes(self) -> Mapping[bytes, str]:
         """MAC → node name now (empty without a provider)."""
@@ -239,6 +255,19 @@ class WatchSession:
             states = {lk.name: lk.state for lk in self.monitor.links.values()}
             self._emit(self.policy.summary(self.wall(), self.counts,
                                            self.monitor.kernel_drops, states))
+        if self.cfg.html is not None:
+            self._write_html(self.cfg.html)
+
+    def _write_html(self, path: Path) -> None:
+        """Rewrite the page; a failure is a warning (once), never the end of the watch."""
+        try:
+            write_html(path, self.report())
+        except OSError as exc:
+            if not self._html_failed:
+                self.err.write(f"arpwatch-lb: warning: --html {exc.filename}: {exc.strerror}\n")
+            self._html_failed = True
+        else:
+            self._html_failed = False
 
     # -- the end -----------------------------------------------------------
 

@@ -55,8 +55,9 @@ class WatchRun:
                     vips=kube.vips if kube is not None else None,
                     nodes=kube.nodes if kube is not None else None,
                     node_ips=kube.node_ips if kube is not None else None)
-            except OSError as exc:  # --write-pcap not writable
-                raise CaptureError(f"{exc.filename or cfg.write_pcap}: {exc.strerror}") from None
+            except OSError as exc:  # --write-pcap or --html not writable
+                raise CaptureError(f"{exc.filename or cfg.write_pcap or cfg.html}: "
+                                   f"{exc.strerror}") from None
             if self.metrics_port is not None:
                 self.metrics = MetricsEndpoint(self.session, self.metrics_port, self.metrics_host,
                                                kube, err=self.err).start()
