@@ -122,6 +122,12 @@ class IpState:
     created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
     fight_pairs_overflow: bool = False
     """More distinct pairs fought than were remembered (policy must assume the worst)."""
+    widest_answer: tuple[bytes, ...] = ()
+    """The most MACs seen answering one request for this IP (chained duplicate replies to
+    one requester within ``dup_window``; at most ``MAX_FIGHT_PAIRS``).  Every node
+    answering (kube-proxy IPVS without strictARP) shows as three or more MACs here."""
+    answer_group: tuple[bytes, float, set[bytes]] | None = None
+    """The current chain: (requester IP, time of its first duplicate reply, MACs)."""
 
     @property
     def frames(self) -> int:
@@ -305,6 +311,15 @@ class OwnershipTracker:
         st.duplicate_replies += 1
         st.last_duplicate_reply = t
         _fight_pair(st, first, second)
+        group = st.answer_group
+        if group is not None and group[0] == requester and first in group[2] \
+                and t - group[1] <= self.dup_window:
+            if len(group[2]) < MAX_FIGHT_PAIRS:
+                group[2].add(second)
+        else:
+            group = st.answer_group = (requester, t, {first, second})
+        if len(group[2]) > len(st.widest_answer):
+            st.widest_answer = tuple(sorted(group[2]))
         if self.record_events:
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))

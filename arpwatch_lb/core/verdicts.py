@@ -73,3 +73,66 @@ def verdict(st: IpState, nodes: Mapping[bytes, str] | None = None) -> str:
 def exit_status(verdicts: list[str]) -> int:
     """0 when every verdict is healthy, 1 when any is contested or unclaimed."""
     return EXIT_UNHEALTHY if any(v in UNHEALTHY for v in verdicts) else EXIT_OK
+
+
+# -- doctor: Service verdicts, finding severities, exit status -----------------
+#
+# ``doctor`` judges Services from findings (a cause, its evidence, its fix).  Each
+# finding has a severity; the Service's verdict follows from its findings, and the
+# exit status from the findings of every Service and of the cluster.
+
+ONE_NODE = "one-node"
+"""Wire verdict of a VIP claimed by several MACs that all belong to one node (not a fight)."""
+
+STALE = "stale"
+"""Doctor verdict: the VIP is answered by a node that does not hold it (Lease, vipHost,
+ServiceL2Status), and/or the holder does not answer while another node does."""
+AT_RISK = "at-risk"
+"""Doctor verdict: nothing fights yet, but a cause is in place (a second eligible announcer,
+an Event storm, an overlapping pool)."""
+PENDING = "pending"
+"""Doctor verdict: no VIP assigned yet."""
+DOCTOR_VERDICT_ORDER = {CONTESTED: 0, STALE: 1, UNCLAIMED: 2, AT_RISK: 3, PENDING: 4, OK: 5}
+"""Service verdicts, worst first (summary keys and sort order)."""
+
+FAULT = "fault"
+"""Finding severity: broken now (a contest, a stale announcer, a silent holder, the
+control-plane VIP in a Service pool).  Any fault makes ``doctor`` exit 1."""
+INFO = "info"
+"""Finding severity: a fact worth knowing that causes nothing by itself."""
+SEVERITIES = (FAULT, AT_RISK, INFO)
+"""Finding severities, worst first (``at-risk`` is shown and never changes the exit status)."""
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def doctor_exit_status(severities: list[str], errors: bool = False) -> int:
+    """``doctor``: 2 on errors, 1 when any finding (of a Service or the cluster) is a fault, else 0."""
+    if errors:
+        return EXIT_ERROR
+    return EXIT_UNHEALTHY if FAULT in severities else EXIT_OK
+
+
+def service_verdict(severities: dict[str, str], has_vip: bool, contested_ids: frozenset[str],
+                    unanswered_ids: frozenset[str]) -> str:
+    """A Service's doctor verdict from its findings (id → severity).
+
+    No VIP: ``pending``.  A fault among ``contested_ids``: ``contested``; a fault among
+    ``unanswered_ids`` with no other fault: ``unclaimed``; any other fault: ``stale``;
+    an ``at-risk`` finding: ``at-risk``; else ``ok``.  ``info`` findings change nothing.
+    """
+    if not has_vip:
+        return PENDING
+    faults = {i for i, s in severities.items() if s == FAULT}
+    if faults & contested_ids:
+        return CONTESTED
+    if faults and faults <= unanswered_ids:
+        return UNCLAIMED
+    if faults:
+        return STALE
+    if AT_RISK in severities.values():
+        return AT_RISK
+    return OK
+
+
+__all__ += ["AT_RISK", "DOCTOR_VERDICT_ORDER", "FAULT", "INFO", "ONE_NODE", "PENDING",
+            "SEVERITIES", "SEVERITY_ORDER", "STALE", "doctor_exit_status", "service_verdict"]
