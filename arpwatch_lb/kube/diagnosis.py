@@ -49,6 +49,7 @@ from ..core.verdicts import doctor_exit_status as _exit_status
 from . import findings as F
 from .findings import Finding
 from .inventory import (
+    CP_LOCK,
     CiliumPolicy,
     ControlPlaneVip,
     Holder,
@@ -58,6 +59,7 @@ from .inventory import (
     k3s_info,
     kube_proxy,
     kube_vip_interface,
+    kube_vip_serves,
     l2status_interfaces,
     service_holders,
 )
@@ -292,6 +294,8 @@ def _wire(vip: str, tracker: OwnershipTracker, nodes: Mapping[bytes, str]) -> di
         changes += st.changes
         answering = {nodes.get(m, m) for m in st.widest_answer}
         widest = max(widest, len(answering))
+    for entry in by_node.values():
+        entry["macs"].sort()
     return {"vip": vip, "verdict": worst, "claimants": claimants, "nodes": list(node_names),
             "unknown_macs": unknown, "flip_flops": flips, "duplicate_replies": dups,
             "changes": changes, "fight": fight, "by_node": list(by_node.values()),
@@ -324,8 +328,15 @@ class _Cluster:
     """L2 announcers that run (MetalLB, kube-vip, Cilium with a policy)."""
     vip_services: dict[str, list[tuple[str, list[str]]]]
     """VIP → (Service, acting announcers) for every Service that has it."""
+    vip_holders: dict[str, list[Holder]]
+    """VIP → the holders recorded for it by any Service that has it, and by kube-vip's
+    control-plane Lease when it is kube-vip's own VIP."""
     wire_source: str | None
     span: float
+    servicelb_disabled: bool = False
+    """k3s runs with ``--disable servicelb`` (its node-args say so)."""
+    kube_vip_serves: tuple[bool, bool] = (True, False)
+    """kube-vip's pods serve Services / only their own class (:func:`.inventory.kube_vip_serves`)."""
 
 
 def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
@@ -350,8 +361,9 @@ def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
     return _Cluster(facts, node_ips, mac_nodes(tracker, node_ips) if tracker is not None else {},
                     running, kp, [*mpools, *cpools, *kpools],
                     control_plane_vips(facts.pods, facts.daemonsets), policies, cilium_l2,
-                    l2_running, {}, (wire_source or {}).get("source"),
-                    _span(tracker) if tracker is not None else 0.0)
+                    l2_running, {}, {}, (wire_source or {}).get("source"),
+                    _span(tracker) if tracker is not None else 0.0,
+                    bool(k3s and k3s.servicelb_disabled), kube_vip_serves(facts.pods))
 
 
 # -- one Service ----------------------------------------------------------------
@@ -369,18 +381,34 @@ def _acting_and_eligible(svc: dict[str, Any], cl: _Cluster) -> tuple[Evidence, l
         if h.lease and (h.announcer == CILIUM or h.source.split("/", 1)[-1] != "plndr-svcs-lock"):
             ev.add(h.announcer, f"{h.source} held by {h.node}")
             ev.node(h.announcer, h.node)
-    if cl.cilium_l2 and CILIUM in ev.eligible:
-        selecting = [p.name for p in cl.policies if p.selects(svc)]
+    if CILIUM in ev.eligible and facts.cilium_policies is not None:  # the policies are visible
+        selecting = [p.name for p in cl.policies if p.selects(svc)] if cl.cilium_l2 else []
         if selecting:
             ev.eligible[CILIUM] = f"CiliumL2AnnouncementPolicy {', '.join(selecting)} selects it"
         else:
             ev.eligible.pop(CILIUM)
+    if SERVICELB in ev.eligible and cl.servicelb_disabled:
+        ev.eligible.pop(SERVICELB)
+    serves, class_only = cl.kube_vip_serves
+    if KUBE_VIP in ev.eligible and KUBE_VIP in cl.running and (
+            not serves or (class_only and (svc.get("spec") or {}).get("loadBalancerClass") is None)):
+        ev.eligible.pop(KUBE_VIP)  # control plane only, or lb_class_only=true
     acting = [c for c in ANNOUNCERS if c in ev.acting]
     # Cilium counts as running only where a policy selects the Service (L2 announcements are
     # opt-in): an agent alone announces nothing.
     eligible_running = [c for c in ANNOUNCERS if c in ev.eligible and c in cl.running
                         and (c != CILIUM or cl.cilium_l2)]
     return ev, acting, eligible_running, holders
+
+
+def _cp_holder(lease: Mapping[str, Any], now: float | None) -> Holder | None:
+    spec = lease.get("spec") or {}
+    md = lease.get("metadata") or {}
+    if not spec.get("holderIdentity"):
+        return None
+    return Holder(str(spec["holderIdentity"]), KUBE_VIP,
+                  f"Lease {md.get('namespace', '')}/{md.get('name', '')} (control plane)", lease=True,
+                  renewed=spec.get("renewTime"))
 
 
 def _pods_on(cl: _Cluster, node: str, kinds: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -395,9 +423,14 @@ def _kube_proxy_explains(w: Mapping[str, Any], cl: _Cluster) -> bool:
 
 def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acting: list[str],
                    holders: list[Holder], ref: str) -> list[Finding]:
-    """Findings from one VIP's wire facts against the holders' records."""
+    """Findings from one VIP's wire facts against the holders' records.
+
+    ``holders``: this Service's; a node that answers is stale only when no record of
+    *any* Service with this VIP (nor kube-vip's control-plane Lease) names it.
+    """
     out: list[Finding] = []
     vip = w["vip"]
+    anyone = {h.node for h in cl.vip_holders.get(vip, ())} | {h.node for h in holders}
     named = {e["node"]: e for e in w["by_node"] if e["node"] is not None}
     unknown = [e for e in w["by_node"] if e["node"] is None]
     holder_nodes: dict[str, list[Holder]] = {}
@@ -424,8 +457,6 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
         fix: list[str] = []
         if len(acting) < 2:
             for n in sorted(named):
-                if n in holder_nodes:
-                    continue
                 pods = _pods_on(cl, n, (METALLB, KUBE_VIP, CILIUM))
                 fix.append(f"on {n}: find what answers for {vip} — announcer pods there: "
                            + (", ".join(f"{ns}/{p} ({k})" for k, ns, p in pods) or "none") +
@@ -467,7 +498,7 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
                         and named[n]["first"] is not None), default=None)
     if not kp_explains:
         for n, e in sorted(named.items()):
-            if n in holder_nodes:
+            if n in anyone:
                 continue
             if first_holder is not None and e["last"] is not None and e["last"] < first_holder:
                 continue  # answered before the holder took over: a hand-over
@@ -736,10 +767,15 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
     """The doctor document for ``facts`` (and the wire facts in ``tracker``, if any)."""
     cl = _cluster(facts, tracker, wire_source)
     services = [s for s in facts.services if is_load_balancer(s)]
-    for s in services:  # which announcers act on each VIP: for shared VIPs
-        _, acting, _, _ = _acting_and_eligible(s, cl)
+    cp_holders = [h for le in facts.leases or () if (le.get("metadata") or {}).get("name") == CP_LOCK
+                  for h in [_cp_holder(le, facts.read_at)] if h]
+    for s in services:  # which announcers act on each VIP, who holds it: for shared VIPs
+        _, acting, _, holders = _acting_and_eligible(s, cl)
         for v in service_vips(s):
             cl.vip_services.setdefault(v, []).append((str(service_ref(s)), acting))
+            cl.vip_holders.setdefault(v, []).extend(holders)
+    for cp in cl.cps:
+        cl.vip_holders.setdefault(cp.vip, []).extend(cp_holders)
     entries = [_service_entry(s, cl, tracker) for s in services]
     entries.sort(key=lambda e: (DOCTOR_VERDICT_ORDER[e["verdict"]], e["namespace"], e["name"]))
     cluster_findings = _cluster_findings(cl, entries)

@@ -87,19 +87,24 @@ def flatten_fixes(findings: Iterable[Finding]) -> list[str]:
 
 def announcer_pods(pods: Sequence[dict[str, Any]], node: str,
                    kinds: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(announcer, namespace, pod name) of the announcer pods running on ``node``."""
+    """(announcer, namespace, pod name) of the announcer pods running on ``node``.
+
+    MetalLB's controller is left out: only its speakers announce.
+    """
     from .model import classify_pods
 
+    kinds = set(kinds)
     out = []
-    for kind, refs in classify_pods(pods).items():
-        if kind not in kinds:
+    for p in pods:
+        if (p.get("spec") or {}).get("nodeName") != node:
             continue
-        for ref in refs:
-            name, _, where = ref.partition(" (")
-            if where.rstrip(")") == node:
-                ns, _, pod = name.partition("/")
-                out.append((kind, ns, pod))
-    return out
+        (kind,) = classify_pods([p]) or (None,)
+        images = " ".join(str(c.get("image", "")) for c in (p.get("spec") or {}).get("containers") or ())
+        if kind not in kinds or (kind == METALLB and "controller" in images):
+            continue
+        md = p.get("metadata") or {}
+        out.append((kind, str(md.get("namespace") or "default"), str(md.get("name") or "")))
+    return sorted(out, key=lambda k: (k[1], k[2]))
 
 
 # -- the fixes ---------------------------------------------------------------

@@ -33,9 +33,9 @@ from ..core.announcers import CILIUM, KUBE_VIP, METALLB
 from .model import ServiceRef, service_ref
 from .pools import labels_match
 
-__all__ = ["CiliumPolicy", "ControlPlaneVip", "Holder", "K3s", "KubeProxy", "cilium_policies",
-           "control_plane_vips", "k3s_info", "kube_proxy", "kube_vip_interface",
-           "l2status_interfaces", "service_holders"]
+__all__ = ["CP_LOCK", "SVCS_LOCK", "CiliumPolicy", "ControlPlaneVip", "Holder", "K3s", "KubeProxy",
+           "cilium_policies", "control_plane_vips", "k3s_info", "kube_proxy", "kube_vip_interface",
+           "kube_vip_serves", "l2status_interfaces", "service_holders"]
 
 Obj = Mapping[str, Any]
 
@@ -219,6 +219,30 @@ def control_plane_vips(pods: Iterable[Obj], daemonsets: Iterable[Obj] = ()) -> l
             if vip not in seen or (cp and not seen[vip].control_plane):
                 seen[vip] = ControlPlaneVip(vip, source, cp, env.get("vip_interface") or None)
     return [seen[v] for v in sorted(seen)]
+
+
+def kube_vip_serves(pods: Iterable[Obj]) -> tuple[bool, bool]:
+    """(serves Services, only its own class) from the running kube-vip pods' env.
+
+    A kube-vip pod whose env is not visible (none set literally) counts as serving
+    every Service (the legacy default); one with ``svc_enable`` other than ``true``
+    is there for the control plane only; ``lb_class_only=true`` keeps it to
+    ``kube-vip.io/kube-vip-class``.
+    """
+    serves = class_only = False
+    any_pod = False
+    for p in pods:
+        for c in (p.get("spec") or {}).get("containers") or ():
+            if "kube-vip" not in str(c.get("image", "")).lower():
+                continue
+            any_pod = True
+            env = next(iter(_env([c])))
+            if not env:
+                return True, False
+            if env.get("svc_enable", "").lower() == "true":
+                serves = True
+                class_only = class_only or env.get("lb_class_only", "").lower() == "true"
+    return (serves, class_only) if any_pod else (False, False)
 
 
 def kube_vip_interface(pods: Iterable[Obj], node: str) -> str | None:
