@@ -127,7 +127,8 @@ class IpState:
     one requester within ``dup_window``; at most ``MAX_FIGHT_PAIRS``).  Every node
     answering (kube-proxy IPVS without strictARP) shows as three or more MACs here."""
     answer_group: tuple[bytes, float, set[bytes]] | None = None
-    """The current chain: (requester IP, time of its first duplicate reply, MACs)."""
+    """The current chain: (requester IP, time of the request it answers — or of its first
+    duplicate reply when the request was not seen —, MACs)."""
 
     @property
     def frames(self) -> int:
@@ -311,13 +312,17 @@ class OwnershipTracker:
         st.duplicate_replies += 1
         st.last_duplicate_reply = t
         _fight_pair(st, first, second)
+        # One request's answers: the same request (its time, when it was seen), else replies
+        # within the window of the group's first duplicate.
+        asked_at = self.asked.get((*st.key, requester))
         group = st.answer_group
-        if group is not None and group[0] == requester and first in group[2] \
-                and t - group[1] <= self.dup_window:
+        if group is not None and group[0] == requester and first in group[2] and (
+                group[1] == asked_at if asked_at is not None else t - group[1] <= self.dup_window):
             if len(group[2]) < MAX_FIGHT_PAIRS:
                 group[2].add(second)
         else:
-            group = st.answer_group = (requester, t, {first, second})
+            group = st.answer_group = (requester, asked_at if asked_at is not None else t,
+                                       {first, second})
         if len(group[2]) > len(st.widest_answer):
             st.widest_answer = tuple(sorted(group[2]))
         if self.record_events:

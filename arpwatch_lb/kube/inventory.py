@@ -352,7 +352,7 @@ def kube_proxy(configmap: Obj | None, configmap_readable: bool, k3s: K3s | None,
                 conf = None
             if isinstance(conf, dict):
                 mode = str(conf.get("mode") or "") or "iptables"
-                strict = _bool((conf.get("ipvs") or {}).get("strictARP", False))
+                strict = _bool((conf.get("ipvs") or {}).get("strictARP"))
                 src = "ConfigMap kube-system/kube-proxy (config.conf)"
                 if mode == "ipvs" and not strict:
                     return KubeProxy("strict-arp-off", mode, False, src,
