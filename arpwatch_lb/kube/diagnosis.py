@@ -337,6 +337,8 @@ class _Cluster:
     """k3s runs with ``--disable servicelb`` (its node-args say so)."""
     kube_vip_serves: tuple[bool, bool] = (True, False)
     """kube-vip's pods serve Services / only their own class (:func:`.inventory.kube_vip_serves`)."""
+    notes: list[str] = field(default_factory=list)
+    """Pool entries that could not be read (warnings)."""
 
 
 def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
@@ -350,9 +352,9 @@ def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
     kp = kube_proxy(facts.configmaps.get("kube-proxy"),
                     facts.reads.get("configmaps") != FORBIDDEN, k3s,
                     facts.configmaps.get("cilium-config"), kp_pods)
-    mpools, _ = metallb_pools(facts.ipaddresspools or (), facts.l2advertisements)
-    cpools, _ = cilium_pools(facts.cilium_pools or ())
-    kpools, _ = kubevip_pools(facts.configmaps.get("kubevip"))
+    mpools, mnotes = metallb_pools(facts.ipaddresspools or (), facts.l2advertisements)
+    cpools, cnotes = cilium_pools(facts.cilium_pools or ())
+    kpools, knotes = kubevip_pools(facts.configmaps.get("kubevip"))
     policies = cilium_policies(facts.cilium_policies or ())
     l2_off = str(((facts.configmaps.get("cilium-config") or {}).get("data") or {}).get(
         "enable-l2-announcements", "")).lower() == "false"
@@ -363,7 +365,8 @@ def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
                     control_plane_vips(facts.pods, facts.daemonsets), policies, cilium_l2,
                     l2_running, {}, {}, (wire_source or {}).get("source"),
                     _span(tracker) if tracker is not None else 0.0,
-                    bool(k3s and k3s.servicelb_disabled), kube_vip_serves(facts.pods))
+                    bool(k3s and k3s.servicelb_disabled), kube_vip_serves(facts.pods),
+                    [*mnotes, *cnotes, *knotes])
 
 
 # -- one Service ----------------------------------------------------------------
@@ -401,7 +404,7 @@ def _acting_and_eligible(svc: dict[str, Any], cl: _Cluster) -> tuple[Evidence, l
     return ev, acting, eligible_running, holders
 
 
-def _cp_holder(lease: Mapping[str, Any], now: float | None) -> Holder | None:
+def _cp_holder(lease: Mapping[str, Any]) -> Holder | None:
     spec = lease.get("spec") or {}
     md = lease.get("metadata") or {}
     if not spec.get("holderIdentity"):
@@ -591,7 +594,7 @@ def _service_entry(svc: dict[str, Any], cl: _Cluster,
     for v in vips:
         for cp in cl.cps:
             if cp.vip == v:
-                used = {x for x in cl.vip_services}
+                used = set(cl.vip_services)
                 free = F.free_address([p for p in cl.pools if p.announcer in acting],
                                       used, {c.vip for c in cl.cps})
                 what = "control-plane VIP" if cp.control_plane else "own VIP"
@@ -768,7 +771,7 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
     cl = _cluster(facts, tracker, wire_source)
     services = [s for s in facts.services if is_load_balancer(s)]
     cp_holders = [h for le in facts.leases or () if (le.get("metadata") or {}).get("name") == CP_LOCK
-                  for h in [_cp_holder(le, facts.read_at)] if h]
+                  for h in [_cp_holder(le)] if h]
     for s in services:  # which announcers act on each VIP, who holds it: for shared VIPs
         _, acting, _, holders = _acting_and_eligible(s, cl)
         for v in service_vips(s):
@@ -815,7 +818,7 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
                                 "control_plane": c.control_plane} for c in cl.cps],
         "reads": dict(sorted(facts.reads.items())),
         "unseen": list(facts.unseen),
-        "warnings": [*facts.warnings, *warnings, *hints],
+        "warnings": [*facts.warnings, *warnings, *cl.notes, *hints],
         "errors": list(errors),
     }
 
