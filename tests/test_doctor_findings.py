@@ -539,3 +539,139 @@ def test_forbidden_leases_and_configmaps_are_listed(server: FakeApiServer, tmp_p
     # the Lease is unseen; vipHost still names the holder
     assert [h["source"] for h in service(doc, "web")["holders"]] == ["annotation kube-vip.io/vipHost"]
     assert "could not see kube-vip and Cilium holders of each VIP" in table
+
+
+# -- records that disagree with the wire: MetalLB's ServiceL2Status, Cilium's Lease --------
+
+
+def test_servicel2status_disagreeing_with_the_wire(server: FakeApiServer, tmp_path: Path) -> None:
+    """MetalLB's ServiceL2Status says node-b; only node-a's speaker answers (a stale speaker)."""
+    dc.put_nodes(server, ["node-a", "node-b"])
+    dc.put_metallb(server, ["node-a", "node-b"], {"default-pool": ["192.0.2.100-192.0.2.110"]})
+    server.put("services", dc.metallb_service("web", "192.0.2.107"))
+    server.put("servicel2statuses", dc.l2status("web", "node-b"))
+    a = dc.NODES["node-a"][1]
+    frames = dc.node_chatter({n: dc.NODES[n] for n in ("node-a", "node-b")}, 6)
+    frames += dc.metallb_burst(a, "192.0.2.107", dc.T0 + 0.2)
+    for i in range(4):
+        t = dc.T0 + 1.3 + i
+        frames.append((t, dc.kernel_request(dc.CLIENT_MAC, dc.CLIENT_IP, "192.0.2.107")))
+        frames.append((t + 0.0003, dc.metallb_reply(a, "192.0.2.107", dc.CLIENT_MAC, dc.CLIENT_IP)))
+    pcap = dc.write(tmp_path / "l2.pcap", frames)
+    code, doc, _ = run(server, tmp_path, "--pcap", str(pcap))
+    web = service(doc, "web")
+    assert web["verdict"] == "stale" and code == 1
+    assert finding(web["findings"], "stale-announcer")["fix"] == [
+        "kubectl -n metallb-system delete pod speaker-node-a  (metallb on node-a; its controller "
+        "recreates it)",
+        "then on node-a: ip -4 addr show | grep -w 192.0.2.107  — if the address is still bound, "
+        "remove it: ip addr del 192.0.2.107/32 dev <its interface>  (kube-vip#1318)"]
+    silent = finding(web["findings"], "holder-silent")
+    assert "ServiceL2Status metallb-system/l2-web-node-b names node-b" in silent["evidence"]
+    assert silent["fix"] == [
+        "the MetalLB speaker on node-b (ServiceL2Status metallb-system/l2-web-node-b) does not "
+        "answer: check that an L2Advertisement selects node-b (nodeSelectors) and its interfaces, "
+        "and the speaker's log",
+        "kubectl -n metallb-system delete pod speaker-node-b  (metallb on node-b; its controller "
+        "recreates it)"]
+
+
+def _probe_answers(monkeypatch: pytest.MonkeyPatch, answers: list[tuple[str, str]]) -> None:
+    """--probe where ``answers`` (target IP, node) are the replies the nodes give."""
+    from arpwatch_lb.core.frames import Claim
+    from arpwatch_lb.sessions import probe
+    from arpwatch_lb.sessions.probe import ProbeResult
+    from arpwatch_lb.sources import link_socket
+    from arpwatch_lb.sources.capture_files import FrameCounts
+
+    me_mac, me_ip = bytes.fromhex("02005e1000fe"), bytes([192, 0, 2, 250])
+
+    def fake_probe(interface, vips, tracker, **kw):  # type: ignore[no-untyped-def]
+        for i, (target, n) in enumerate(answers):
+            m = bytes.fromhex(dc.NODES[n][1].replace(":", ""))
+            tb = bytes(int(p) for p in target.split("."))
+            tracker.feed(Claim(0.01 * (i + 1), None, None, 2, m, tb, me_mac, me_ip, m, me_mac, 42))
+        return ProbeResult(FrameCounts(claims=len(answers)), [], [], 9)
+
+    monkeypatch.setattr(probe, "run_probe", fake_probe)
+    monkeypatch.setattr(link_socket, "check_interfaces", lambda names: None)
+
+
+def test_cilium_holder_that_does_not_answer(server: FakeApiServer, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """cilium#48626: the Lease holder's BPF responder answers nothing; the probe shows it."""
+    dc.put_nodes(server, ["node-a", "node-b"])
+    for n in ("node-a", "node-b"):
+        server.put("pods", dc.pod(f"cilium-{n[-1]}q7", "kube-system", dc.CILIUM_IMAGE, n))
+    server.put("ciliuml2announcementpolicies",
+               dc.cilium_policy("l2", {"matchLabels": {"announcer": "cilium"}}))
+    server.put("services", dc.cilium_service("shop", "192.0.2.130", {"announcer": "cilium"}))
+    server.put("leases", dc.lease("cilium-l2announce-default-shop", "kube-system", "node-b"))
+    _probe_answers(monkeypatch, [(dc.NODES[n][0], n) for n in ("node-a", "node-b")])
+    code, doc, _ = run(server, tmp_path, "--probe", "-i", "eth0")
+    shop = service(doc, "shop")
+    assert shop["verdict"] == "unclaimed" and code == 1
+    f = finding(shop["findings"], "holder-silent")
+    assert f["fix"] == [
+        "the Cilium agent on node-b holds Lease kube-system/cilium-l2announce-default-shop but its "
+        "BPF responder does not answer (cilium#48626): check that a CiliumL2AnnouncementPolicy's "
+        "interfaces (^eth0$) match node-b's NIC on this segment",
+        "kubectl -n kube-system delete pod cilium-bq7  (cilium on node-b; its controller "
+        "recreates it)"]
+
+
+def test_vip_nobody_answers_without_a_holder(server: FakeApiServer, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    dc.put_nodes(server, ["node-a", "node-b"])
+    dc.put_metallb(server, ["node-a", "node-b"], {"default-pool": ["192.0.2.100-192.0.2.110"]})
+    server.put("services", dc.metallb_service("web", "192.0.2.108"))
+    _probe_answers(monkeypatch, [(dc.NODES[n][0], n) for n in ("node-a", "node-b")])
+    code, doc, _ = run(server, tmp_path, "--probe", "-i", "eth0")
+    web = service(doc, "web")
+    assert web["verdict"] == "unclaimed" and code == 1
+    f = finding(web["findings"], "vip-unanswered")
+    assert f["title"] == "nobody answers ARP for 192.0.2.108"
+    assert f["fix"] == ["check that an announcer handles default/web: MetalLB needs an "
+                        "L2Advertisement for its pool; kube-vip svc_enable=true; Cilium a "
+                        "CiliumL2AnnouncementPolicy that selects it"]
+    # a capture that holds nothing for the VIP is no proof: no finding, exit 0
+    pcap = dc.write(tmp_path / "quiet.pcap",
+                    dc.node_chatter({n: dc.NODES[n] for n in ("node-a", "node-b")}, 3))
+    code, doc, _ = run(server, tmp_path, "--pcap", str(pcap))
+    assert service(doc, "web")["findings"] == [] and code == 0
+
+
+def test_holder_whose_mac_is_unknown(server: FakeApiServer, tmp_path: Path) -> None:
+    """node-b's kernel never ARPs in the capture: whether it answers cannot be told."""
+    dc.stale_kubevip_cluster(server)
+    frames = dc.node_chatter({"node-a": dc.NODES["node-a"]}, 10)
+    frames += dc.kubevip_garps(dc.NODES["node-a"][1], dc.STALE_VIP, dc.T0 + 0.4, 10)
+    pcap = dc.write(tmp_path / "half.pcap", frames)
+    code, doc, _ = run(server, tmp_path, "--pcap", str(pcap))
+    web = service(doc, "web")
+    assert ids(web["findings"]) == {"stale-announcer": "fault", "holder": "info"}
+    f = finding(web["findings"], "holder")
+    assert f["title"] == "node-b holds 192.0.2.102; its MAC is unknown"
+    assert f["fix"] == ["run doctor with --probe (it asks every node's InternalIP too)"]
+    assert code == 1
+
+
+def test_kube_vip_pool_and_control_plane_vip(server: FakeApiServer, tmp_path: Path) -> None:
+    """kube-vip's cloud-provider ConfigMap holds its own control-plane VIP and overlaps MetalLB."""
+    dc.cp_vip_cluster(server)
+    server.put("configmaps", dc.configmap("kubevip", "kube-system",
+                                          {"cidr-global": "192.0.2.96/28"}))
+    _, doc, _ = run(server, tmp_path)
+    cp = [f for f in doc["findings"] if f["id"] == "control-plane-vip-in-pool"]
+    assert [f["title"] for f in cp] == [
+        "kube-vip's control-plane VIP 192.0.2.100 is inside IPAddressPool metallb-system/default-pool",
+        "kube-vip's control-plane VIP 192.0.2.100 is inside ConfigMap kube-system/kubevip key "
+        "cidr-global"]
+    assert cp[1]["fix"] == ["take 192.0.2.100 out of the pool, so kube-vip never gives it to a "
+                            "Service:", "kubectl -n kube-system edit configmap kubevip",
+                            "  data:", "    range-global: 192.0.2.96-192.0.2.99,192.0.2.101-192.0.2.111"]
+    ov = finding(doc["findings"], "pool-overlap")
+    assert ov["title"] == "metallb and kube-vip pools overlap: 192.0.2.100-192.0.2.111"
+    assert doc["pools"][-1] == {"announcer": "kube-vip",
+                                "object": "ConfigMap kube-system/kubevip key cidr-global",
+                                "ranges": ["192.0.2.96-192.0.2.111"], "l2_advertisements": None}

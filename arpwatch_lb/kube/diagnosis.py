@@ -50,6 +50,10 @@ from . import findings as F
 from .findings import Finding
 from .inventory import (
     CP_LOCK,
+    KP_NOT_RUNNING,
+    KP_OK,
+    KP_STRICT_ARP_OFF,
+    KP_UNKNOWN,
     CiliumPolicy,
     ControlPlaneVip,
     Holder,
@@ -419,9 +423,9 @@ def _pods_on(cl: _Cluster, node: str, kinds: Sequence[str]) -> list[tuple[str, s
 
 
 def _kube_proxy_explains(w: Mapping[str, Any], cl: _Cluster) -> bool:
-    if cl.kp.status == "strict-arp-off":
+    if cl.kp.status == KP_STRICT_ARP_OFF:
         return True
-    return cl.kp.status not in ("ok", "not-running") and w["most_nodes_answering_one_request"] >= 3
+    return cl.kp.status not in (KP_OK, KP_NOT_RUNNING) and w["most_nodes_answering_one_request"] >= 3
 
 
 def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acting: list[str],
@@ -445,7 +449,7 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
     who = ", ".join(f"{c['node'] or 'unknown node'} ({c['mac']}, {c['frames']} claims)"
                     for c in w["claimants"]) or "nobody"
     if kp_explains:
-        ev = [f"kube-proxy: {cl.kp.detail} ({cl.kp.source})" if cl.kp.status == "strict-arp-off"
+        ev = [f"kube-proxy: {cl.kp.detail} ({cl.kp.source})" if cl.kp.status == KP_STRICT_ARP_OFF
               else f"kube-proxy's configuration is {cl.kp.status}: {cl.kp.detail}",
               f"on the wire {vip}: {who}"]
         if widest >= 2:
@@ -473,7 +477,7 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
             fix = F.pair_fix(ref, *ref.split("/", 1), set(acting))
         ev = [f"on the wire {vip} is contested: {who}; {w['flip_flops']} flip-flops, "
               f"{w['duplicate_replies']} duplicate replies"]
-        if widest >= 3 and cl.kp.status == "ok":
+        if widest >= 3 and cl.kp.status == KP_OK:
             ev.append(f"{widest} nodes answered one request although kube-proxy is not the cause "
                       f"({cl.kp.detail}): the address is bound on each of them")
         out.append(Finding(F.WIRE_CONTEST, FAULT, f"{len(fighters)} claimants fight for {vip} "
@@ -675,7 +679,7 @@ def _cluster_findings(cl: _Cluster, entries: Sequence[Mapping[str, Any]]) -> lis
     kp = cl.kp
     confirmed = [f"{e['namespace']}/{e['name']}" for e in entries
                  if any(f["id"] == F.KUBE_PROXY_STRICT_ARP for f in e["findings"])]
-    if kp.status == "strict-arp-off":
+    if kp.status == KP_STRICT_ARP_OFF:
         sev = FAULT if confirmed else AT_RISK if cl.l2_running else INFO
         ev = [f"{kp.source}: {kp.detail}",
               "kube-proxy binds every LoadBalancer VIP on every node (kube-ipvs0); without strictARP "
@@ -687,7 +691,7 @@ def _cluster_findings(cl: _Cluster, entries: Sequence[Mapping[str, Any]]) -> lis
         out.append(Finding(F.KUBE_PROXY_STRICT_ARP, sev,
                            "kube-proxy IPVS without strictARP: every node answers for every VIP",
                            ev, F.kube_proxy_fix(kp)))
-    elif kp.status == "unknown" and cl.l2_running:
+    elif kp.status == KP_UNKNOWN and cl.l2_running:
         out.append(Finding(F.KUBE_PROXY_UNKNOWN, INFO,
                            "kube-proxy's mode is unknown (not ok): its configuration is not visible",
                            [f"{kp.source}: {kp.detail}"], F.kube_proxy_check_fix(kp)))

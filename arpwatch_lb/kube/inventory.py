@@ -33,9 +33,10 @@ from ..core.announcers import CILIUM, KUBE_VIP, METALLB
 from .model import ServiceRef, service_ref
 from .pools import labels_match
 
-__all__ = ["CP_LOCK", "SVCS_LOCK", "CiliumPolicy", "ControlPlaneVip", "Holder", "K3s", "KubeProxy",
-           "cilium_policies", "control_plane_vips", "k3s_info", "kube_proxy", "kube_vip_interface",
-           "kube_vip_serves", "l2status_interfaces", "service_holders"]
+__all__ = ["CP_LOCK", "KP_NOT_RUNNING", "KP_OK", "KP_STRICT_ARP_OFF", "KP_UNKNOWN", "SVCS_LOCK",
+           "CiliumPolicy", "ControlPlaneVip", "Holder", "K3s", "KubeProxy", "cilium_policies",
+           "control_plane_vips", "k3s_info", "kube_proxy", "kube_vip_interface", "kube_vip_serves",
+           "l2status_interfaces", "service_holders"]
 
 Obj = Mapping[str, Any]
 
@@ -311,6 +312,16 @@ def k3s_info(nodes: Iterable[Obj]) -> K3s | None:
                "--disable-kube-proxy" in args, tuple(_k3s_values(args, "--kube-proxy-arg")))
 
 
+KP_STRICT_ARP_OFF = "strict-arp-off"
+"""kube-proxy in IPVS mode without strictARP: every node answers for every VIP."""
+KP_OK = "ok"
+"""Visible, and not IPVS, or IPVS with strictARP."""
+KP_NOT_RUNNING = "not-running"
+"""Visibly replaced (Cilium) or disabled (k3s)."""
+KP_UNKNOWN = "unknown"
+"""Not visible: never taken for ok."""
+
+
 @dataclass(frozen=True, slots=True)
 class KubeProxy:
     """What we could tell about kube-proxy's ARP behaviour."""
@@ -355,46 +366,46 @@ def kube_proxy(configmap: Obj | None, configmap_readable: bool, k3s: K3s | None,
                 strict = _bool((conf.get("ipvs") or {}).get("strictARP"))
                 src = "ConfigMap kube-system/kube-proxy (config.conf)"
                 if mode == "ipvs" and not strict:
-                    return KubeProxy("strict-arp-off", mode, False, src,
+                    return KubeProxy(KP_STRICT_ARP_OFF, mode, False, src,
                                      "mode: ipvs with ipvs.strictARP: "
                                      f"{'false' if strict is False else 'unset (false)'}")
-                return KubeProxy("ok", mode, strict, src,
+                return KubeProxy(KP_OK, mode, strict, src,
                                  f"mode: {mode}" + (", ipvs.strictARP: true" if mode == "ipvs" else ""))
-            return KubeProxy("unknown", None, None, "ConfigMap kube-system/kube-proxy",
+            return KubeProxy(KP_UNKNOWN, None, None, "ConfigMap kube-system/kube-proxy",
                              "config.conf is not valid YAML")
     if k3s is not None and k3s.args:
         src = f"k3s node-args of {k3s.args_node}"
         if k3s.kube_proxy_disabled:
-            return KubeProxy("not-running", None, None, src, "k3s runs with --disable-kube-proxy",
+            return KubeProxy(KP_NOT_RUNNING, None, None, src, "k3s runs with --disable-kube-proxy",
                              k3s=True)
         opts = dict(a.split("=", 1) for a in k3s.kube_proxy_args if "=" in a)
         if opts.get("proxy-mode") == "ipvs":
             strict = _bool(opts.get("ipvs-strict-arp", "false"))
             if not strict:
-                return KubeProxy("strict-arp-off", "ipvs", False, src,
+                return KubeProxy(KP_STRICT_ARP_OFF, "ipvs", False, src,
                                  "--kube-proxy-arg proxy-mode=ipvs without ipvs-strict-arp=true",
                                  k3s=True)
-            return KubeProxy("ok", "ipvs", True, src, "proxy-mode=ipvs, ipvs-strict-arp=true", k3s=True)
+            return KubeProxy(KP_OK, "ipvs", True, src, "proxy-mode=ipvs, ipvs-strict-arp=true", k3s=True)
     kpr = _bool(((cilium_config or {}).get("data") or {}).get("kube-proxy-replacement"))
     if kpr is None and str(((cilium_config or {}).get("data") or {}).get(
             "kube-proxy-replacement", "")).lower() == "strict":
         kpr = True
     if kpr and kube_proxy_pods == 0 and k3s is None:
-        return KubeProxy("not-running", None, None, "ConfigMap cilium-config",
+        return KubeProxy(KP_NOT_RUNNING, None, None, "ConfigMap cilium-config",
                          "Cilium replaces kube-proxy (kube-proxy-replacement) and no kube-proxy "
                          "pod runs")
     if k3s is not None:
         why = ("k3s passes kube-proxy its flags (no ConfigMap); node-args show no proxy-mode"
                if k3s.args else "k3s passes kube-proxy its flags (no ConfigMap), and node-args "
                "are not visible")
-        return KubeProxy("unknown", None, None, "k3s", why, k3s=True)
+        return KubeProxy(KP_UNKNOWN, None, None, "k3s", why, k3s=True)
     if not configmap_readable:
-        return KubeProxy("unknown", None, None, "ConfigMap kube-system/kube-proxy",
+        return KubeProxy(KP_UNKNOWN, None, None, "ConfigMap kube-system/kube-proxy",
                          "could not read it (RBAC)")
     if kpr:
-        return KubeProxy("unknown", None, None, "ConfigMap cilium-config",
+        return KubeProxy(KP_UNKNOWN, None, None, "ConfigMap cilium-config",
                          "Cilium replaces kube-proxy, but kube-proxy pods run too")
-    return KubeProxy("unknown", None, None, "ConfigMap kube-system/kube-proxy",
+    return KubeProxy(KP_UNKNOWN, None, None, "ConfigMap kube-system/kube-proxy",
                      "no such ConfigMap (kube-proxy configured by flags, or not running)")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..core.verdicts import INFO, OK
+
 __all__ = ["render_doctor_table"]
 
 
@@ -22,7 +24,7 @@ def _wire(entry: Mapping[str, Any]) -> str:
 
 def _cause(entry: Mapping[str, Any]) -> str:
     """The ids of the Service's findings that matter (faults and risks), worst first."""
-    ids = dict.fromkeys(f["id"] for f in entry.get("findings", ()) if f["severity"] != "info")
+    ids = dict.fromkeys(f["id"] for f in entry.get("findings", ()) if f["severity"] != INFO)
     return "\n".join(ids) or "-"
 
 
@@ -69,7 +71,7 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
         out.append("no Services of type LoadBalancer")
     for e in services:
         findings = e.get("findings", [])
-        if e["verdict"] == "ok" and not e["fix"] and not findings:
+        if e["verdict"] == OK and not e["fix"] and not findings:
             continue
         out.append("")
         out.append(f"{e['namespace']}/{e['name']}: {e['verdict'].upper()}")
