@@ -35,6 +35,9 @@ class KubeError(Exception):
 class KubeForbidden(KubeError):
     """RBAC refused a request (HTTP 401/403)."""
 
+    what: str = ""
+    """The refused request, ``verb resource [scope]``."""
+
 
 class KubeUnreachable(KubeError):
     """The API server could not be reached or failed (connection, TLS, timeout, 5xx)."""
@@ -121,9 +124,11 @@ class KubeApi:
         status = getattr(exc, "status", 0) or 0
         msg = _status_message(getattr(exc, "body", None))
         if status in (401, 403):
-            return KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
-                                 + (f" ({msg})" if msg else "")
-                                 + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
+            forbidden = KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
+                                      + (f" ({msg})" if msg else "")
+                                      + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
+            forbidden.what = what
+            return forbidden
         if status == 410:
             return KubeGone(msg or "resourceVersion too old (410 Gone)")
         if status == 0 or status >= 500:

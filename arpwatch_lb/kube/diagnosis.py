@@ -202,8 +202,7 @@ def gather(api: Any, clock: Callable[[], float] = time.time) -> ClusterFacts:
         except KubeForbidden as exc:
             r = _READS[key]
             facts.reads[key] = FORBIDDEN
-            facts.unseen.append({"read": str(exc).split("'")[1] if "'" in str(exc) else key,
-                                 "rule": r.rule, "without": r.without})
+            facts.unseen.append({"read": exc.what or key, "rule": r.rule, "without": r.without})
             return default
         facts.reads.setdefault(key, READ if value is not None else NOT_INSTALLED)
         return value
@@ -216,15 +215,12 @@ def gather(api: Any, clock: Callable[[], float] = time.time) -> ClusterFacts:
     cilium_ns = sorted({str((p.get("metadata") or {}).get("namespace") or "kube-system")
                         for p in facts.pods if CILIUM in classify_pods([p])}) or ["kube-system"]
     for name, ns in (("kube-proxy", "kube-system"), ("kubevip", "kube-system"),
-                     ("cilium-config", cilium_ns[0])):
-        if facts.reads.get("configmaps") == FORBIDDEN:
-            facts.configmaps[name] = None
-            continue
-        facts.reads.pop("configmaps", None)
-        facts.configmaps[name] = read("configmaps", lambda n=name, s=ns: api.get_configmap(s, n),
-                                      None)
-    if facts.reads.get("configmaps") != FORBIDDEN:
-        facts.reads["configmaps"] = READ
+                     ("cilium-config", cilium_ns[0])):  # one rule: the first refusal says it all
+        facts.configmaps[name] = (None if facts.reads.get("configmaps") == FORBIDDEN else
+                                  read("configmaps", lambda n=name, s=ns: api.get_configmap(s, n),
+                                       None))
+        if facts.reads.get("configmaps") == NOT_INSTALLED:
+            facts.reads["configmaps"] = READ  # an absent ConfigMap was read as absent
     facts.l2statuses = read("servicel2statuses", api.list_servicel2statuses, None)
     facts.ipaddresspools = read("ipaddresspools", lambda: api.list_custom(
         "metallb.io", ("v1beta1",), "ipaddresspools"), None)
