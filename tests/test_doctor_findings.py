@@ -675,3 +675,30 @@ def test_kube_vip_pool_and_control_plane_vip(server: FakeApiServer, tmp_path: Pa
     assert doc["pools"][-1] == {"announcer": "kube-vip",
                                 "object": "ConfigMap kube-system/kubevip key cidr-global",
                                 "ranges": ["192.0.2.96-192.0.2.111"], "l2_advertisements": None}
+
+
+def test_vip_host_contradicted_by_the_lease(server: FakeApiServer, tmp_path: Path) -> None:
+    """vipHost still names node-a, the Lease says node-b, and node-b answers: the annotation is
+    stale, not a silent holder; node-a answering as well would be a stale announcer."""
+    dc.stale_kubevip_cluster(server)
+    server.put("leases", dc.lease("kubevip-web", "default", "node-b"))
+    svc = dc.kubevip_service("web", dc.STALE_VIP, vip_host="node-a")
+    server.put("services", svc)
+    b = dc.NODES["node-b"][1]
+    frames = dc.node_chatter({n: dc.NODES[n] for n in ("node-a", "node-b")}, 10)
+    frames += dc.kubevip_garps(b, dc.STALE_VIP, dc.T0 + 0.4, 10)
+    pcap = dc.write(tmp_path / "b.pcap", frames)
+    code, doc, _ = run(server, tmp_path, "--pcap", str(pcap))
+    web = service(doc, "web")
+    assert ids(web["findings"]) == {"holder": "info"} and web["verdict"] == "ok" and code == 0
+    f = finding(web["findings"], "holder")
+    assert f["evidence"] == ["annotation kube-vip.io/vipHost names node-a, but the Lease names node-b"]
+    assert f["fix"] == ["nothing to do if the Lease's holder answers; kube-vip rewrites vipHost when "
+                        "it takes the VIP (kubectl -n default get service web -o "
+                        "jsonpath='{.metadata.annotations}')"]
+    assert [h["source"] for h in web["holders"]] == ["Lease default/kubevip-web"]
+    frames += dc.kubevip_garps(dc.NODES["node-a"][1], dc.STALE_VIP, dc.T0 + 1.9, 10)
+    pcap = dc.write(tmp_path / "ab.pcap", frames)
+    code, doc, _ = run(server, tmp_path, "--pcap", str(pcap))
+    web = service(doc, "web")
+    assert "stale-announcer" in ids(web["findings"]) and code == 1

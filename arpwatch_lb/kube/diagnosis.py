@@ -372,8 +372,9 @@ def _cluster(facts: ClusterFacts, tracker: OwnershipTracker | None,
 # -- one Service ----------------------------------------------------------------
 
 
-def _acting_and_eligible(svc: dict[str, Any], cl: _Cluster) -> tuple[Evidence, list[str], list[str],
-                                                                     list[Holder]]:
+def _acting_and_eligible(svc: dict[str, Any], cl: _Cluster) -> tuple[
+        Evidence, list[str], list[str], list[Holder], list[str]]:
+    """(evidence, acting, eligible and running, holders, records the Leases contradict)."""
     facts = cl.facts
     ev = service_evidence(svc, facts.events, facts.l2statuses or (), cl.node_ips)
     kv_handles = KUBE_VIP in ev.acting or (svc.get("spec") or {}).get(
@@ -396,12 +397,30 @@ def _acting_and_eligible(svc: dict[str, Any], cl: _Cluster) -> tuple[Evidence, l
     if KUBE_VIP in ev.eligible and KUBE_VIP in cl.running and (
             not serves or (class_only and (svc.get("spec") or {}).get("loadBalancerClass") is None)):
         ev.eligible.pop(KUBE_VIP)  # control plane only, or lb_class_only=true
+    kept = _authoritative(holders)
+    contradicted = _disagreeing(holders, kept)
+    holders = kept
     acting = [c for c in ANNOUNCERS if c in ev.acting]
     # Cilium counts as running only where a policy selects the Service (L2 announcements are
     # opt-in): an agent alone announces nothing.
     eligible_running = [c for c in ANNOUNCERS if c in ev.eligible and c in cl.running
                         and (c != CILIUM or cl.cilium_l2)]
-    return ev, acting, eligible_running, holders
+    return ev, acting, eligible_running, holders, contradicted
+
+
+def _authoritative(holders: list[Holder]) -> list[Holder]:
+    """Per announcer, a Lease outranks its annotation: a ``vipHost`` that names another node
+    than kube-vip's Lease is a stale annotation, not a second holder."""
+    leased = {(h.announcer, h.node) for h in holders if h.lease}
+    by_announcer = {a for a, _ in leased}
+    return [h for h in holders if h.lease or h.announcer not in by_announcer
+            or (h.announcer, h.node) in leased]
+
+
+def _disagreeing(all_holders: list[Holder], kept: list[Holder]) -> list[str]:
+    return [f"{h.describe()}, but the Lease names "
+            f"{', '.join(sorted({k.node for k in kept if k.lease and k.announcer == h.announcer}))}"
+            for h in all_holders if h not in kept]
 
 
 def _cp_holder(lease: Mapping[str, Any]) -> Holder | None:
@@ -551,7 +570,7 @@ def _service_entry(svc: dict[str, Any], cl: _Cluster,
                    tracker: OwnershipTracker | None) -> dict[str, Any]:
     facts = cl.facts
     ref = service_ref(svc)
-    ev, acting, eligible_running, holders = _acting_and_eligible(svc, cl)
+    ev, acting, eligible_running, holders, contradicted = _acting_and_eligible(svc, cl)
     stats = event_stats(facts.events, ref)
     vips = service_vips(svc)
     wire = [_wire(v, tracker, cl.nodes) for v in vips] if tracker is not None else []
@@ -630,6 +649,13 @@ def _service_entry(svc: dict[str, Any], cl: _Cluster,
             [h.describe() for h in holders] + ["the wire was not checked"],
             ["see who answers: arpwatch-lb doctor --probe (on a node of the segment), or "
              "--pcap FILE from `tcpdump -i any -w FILE arp`"]))
+    if contradicted:
+        found.append(Finding(
+            F.HOLDER, INFO, f"{refs}: a record disagrees with the Lease (stale annotation)",
+            contradicted,
+            [f"nothing to do if the Lease's holder answers; kube-vip rewrites vipHost when it "
+             f"takes the VIP (kubectl -n {ref.namespace} get service {ref.name} -o "
+             "jsonpath='{.metadata.annotations}')"]))
     pair = set(acting) | set(eligible_running)
     if len(pair) >= 2 and len(acting) < 2:
         found.append(Finding(
@@ -773,7 +799,7 @@ def diagnose(facts: ClusterFacts, tracker: OwnershipTracker | None = None,
     cp_holders = [h for le in facts.leases or () if (le.get("metadata") or {}).get("name") == CP_LOCK
                   for h in [_cp_holder(le)] if h]
     for s in services:  # which announcers act on each VIP, who holds it: for shared VIPs
-        _, acting, _, holders = _acting_and_eligible(s, cl)
+        _, acting, _, holders, _ = _acting_and_eligible(s, cl)
         for v in service_vips(s):
             cl.vip_services.setdefault(v, []).append((str(service_ref(s)), acting))
             cl.vip_holders.setdefault(v, []).extend(holders)
