@@ -10,7 +10,11 @@ with kube-apiserver:
   ``{"type": "ADDED|MODIFIED|DELETED", "object": {...}}`` over chunked HTTP/1.1
   until ``timeoutSeconds``; a resourceVersion older than the compacted history
   gets an ``ERROR`` event carrying a 410 ``Status`` (``reason: Expired``);
-* RBAC: a forbidden resource answers 403 with a ``Status`` object;
+* single objects: ``GET …/namespaces/NS/RESOURCE/NAME`` (404 ``Status`` when absent);
+* RBAC: a forbidden resource answers 403 with a ``Status`` object — either the
+  (verb, resource) pairs in :attr:`FakeApiServer.forbidden`, or, with
+  :attr:`FakeApiServer.rules` set (a ClusterRole's ``rules``), everything those
+  rules do not allow (verbs, API groups, resources, resourceNames);
 * 404 ``Status`` for resources whose CRD is not installed.
 
 It binds 127.0.0.1 only.  :meth:`FakeApiServer.stop` closes the listener and
@@ -37,6 +41,14 @@ RESOURCES = {
     "events": ("/api/v1", "Event", True),
     "pods": ("/api/v1", "Pod", True),
     "servicel2statuses": ("/apis/metallb.io/v1beta1", "ServiceL2Status", True),
+    "configmaps": ("/api/v1", "ConfigMap", True),
+    "leases": ("/apis/coordination.k8s.io/v1", "Lease", True),
+    "daemonsets": ("/apis/apps/v1", "DaemonSet", True),
+    "ipaddresspools": ("/apis/metallb.io/v1beta1", "IPAddressPool", True),
+    "l2advertisements": ("/apis/metallb.io/v1beta1", "L2Advertisement", True),
+    "ciliumloadbalancerippools": ("/apis/cilium.io/v2alpha1", "CiliumLoadBalancerIPPool", False),
+    "ciliuml2announcementpolicies": ("/apis/cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy",
+                                     False),
 }
 SA_USER = "system:serviceaccount:arpwatch-lb:arpwatch-lb"
 
@@ -61,6 +73,7 @@ class FakeApiServer:
         self.compacted = 0  # watches from a resourceVersion below this get 410
         self.forbidden: set[tuple[str, str]] = set()  # (verb, resource)
         self.missing: set[str] = set()  # resources whose CRD is absent (404)
+        self.rules: list[dict[str, Any]] | None = None  # a ClusterRole's rules, enforced if set
         self.requests: list[str] = []
         self.cond = threading.Condition()
         self.port = 0
@@ -98,6 +111,23 @@ class FakeApiServer:
             obj = self.objects[resource].pop((namespace, name))
             self._bump(resource, "DELETED", obj)
             self.cond.notify_all()
+
+    def allowed(self, verb: str, group: str, resource: str, name: str | None) -> bool:
+        """Whether :attr:`rules` (None: allow everything not in :attr:`forbidden`) allow it."""
+        if (verb, resource) in self.forbidden:
+            return False
+        if self.rules is None:
+            return True
+        for rule in self.rules:
+            if verb not in rule.get("verbs", ()) and "*" not in rule.get("verbs", ()):
+                continue
+            if group not in rule.get("apiGroups", ()) or resource not in rule.get("resources", ()):
+                continue
+            names = rule.get("resourceNames")
+            if names and name not in names:
+                continue
+            return True
+        return False
 
     def compact(self) -> None:
         """Forget the watch history: older resourceVersions now get 410 Gone."""
@@ -169,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
             i = parts.index("namespaces")
             namespace = parts[i + 1]
             del parts[i:i + 2]
+        name = None
+        if parts[-1] not in RESOURCES and len(parts) >= 2 and parts[-2] in RESOURCES:
+            name = parts.pop()  # a single object: GET …/RESOURCE/NAME
         resource = parts[-1]
         if resource not in RESOURCES:
             self._send(404, status(404, "NotFound", "the server could not find the requested resource"))
@@ -178,17 +211,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, status(404, "NotFound", "the server could not find the requested resource"))
             return
         watching = q.get("watch") in ("true", "1")
-        verb = "watch" if watching else "list"
-        if (verb, resource) in api.forbidden:
-            group = prefix.split("/")[2] if prefix.startswith("/apis/") else ""
+        verb = "get" if name is not None else "watch" if watching else "list"
+        group = prefix.split("/")[2] if prefix.startswith("/apis/") else ""
+        if not api.allowed(verb, group, resource, name):
             scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+            what = f'{resource}{"." + group if group else ""}' + (f' "{name}"' if name else "")
             self._send(403, status(403, "Forbidden",
-                                   f'{resource}{"." + group if group else ""} is forbidden: User '
+                                   f'{what} is forbidden: User '
                                    f'"{SA_USER}" cannot {verb} resource "{resource}" in API group '
                                    f'"{group}" {scope}', resource))
             return
         if resource in api.missing:
             self._send(404, status(404, "NotFound", "the server could not find the requested resource"))
+            return
+        if name is not None:
+            with api.cond:
+                obj = api.objects[resource].get((namespace or "", name))
+                obj = copy.deepcopy(obj) if obj is not None else None
+            if obj is None:
+                self._send(404, status(404, "NotFound", f'{resource} "{name}" not found', kind))
+            else:
+                self._send(200, {"kind": kind, "apiVersion": prefix.removeprefix("/api/")
+                                 .removeprefix("/apis/"), **obj})
             return
         if watching:
             self._watch(resource, namespace, q)

@@ -134,9 +134,21 @@ def test_rbac_is_read_only_and_minimal() -> None:
     allowed = {(g, r) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"]}
     assert allowed == {("", "services"), ("", "nodes"), ("", "events"), ("", "pods"),
-                       ("metallb.io", "servicel2statuses")}
+                       ("", "configmaps"), ("apps", "daemonsets"), ("coordination.k8s.io", "leases"),
+                       ("metallb.io", "servicel2statuses"), ("metallb.io", "ipaddresspools"),
+                       ("metallb.io", "l2advertisements"),
+                       ("cilium.io", "ciliumloadbalancerippools"),
+                       ("cilium.io", "ciliuml2announcementpolicies")}
     for rule in role["rules"]:
-        assert sorted(rule["verbs"]) == ["get", "list", "watch"]
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}  # never a write
+        assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        if "configmaps" in rule["resources"]:  # ConfigMaps: three, by name, get only
+            assert rule["resources"] == ["configmaps"] and rule["verbs"] == ["get"]
+            assert sorted(rule["resourceNames"]) == ["cilium-config", "kube-proxy", "kubevip"]
+        else:
+            assert sorted(rule["verbs"]) == ["get", "list", "watch"]
+            assert "resourceNames" not in rule
+    assert not any("secrets" in rule["resources"] for rule in role["rules"])
     binding = by_kind("ClusterRoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     sa = by_kind("ServiceAccount")

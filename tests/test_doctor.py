@@ -119,14 +119,35 @@ def test_clean_failover_on_the_wire_is_ok(cluster: tuple[FakeApiServer, Path]) -
     assert code == 0
 
 
-def test_forbidden_is_one_line_exit_2(cluster: tuple[FakeApiServer, Path]) -> None:
+def test_forbidden_services_is_one_line_exit_2(cluster: tuple[FakeApiServer, Path]) -> None:
+    """Without the Services there is nothing to diagnose: one line, exit 2."""
     server, kc = cluster
-    server.forbidden.add(("list", "events"))
+    server.forbidden.add(("list", "services"))
     code, out, err = run("--kubeconfig", str(kc))
     assert code == 2 and out == ""
     line = err.strip()
     assert "\n" not in line
-    assert "forbidden" in line and "list events" in line
+    assert "forbidden" in line and "list services" in line
+
+
+def test_forbidden_events_carries_on_and_says_what_it_missed(
+        cluster: tuple[FakeApiServer, Path]) -> None:
+    """Any other forbidden read: doctor carries on, names the missing rule, lists what it lacks."""
+    server, kc = cluster
+    server.forbidden.add(("list", "events"))
+    code, out, _ = run("--kubeconfig", str(kc), "--format", "json")
+    doc = json.loads(out)
+    assert doc["reads"]["events"] == "forbidden"
+    (unseen,) = doc["unseen"]
+    assert unseen == {"read": "list events (all namespaces)",
+                      "rule": 'apiGroups: [""], resources: [events], verbs: [get, list, watch]',
+                      "without": "Event rates (storms), nodeAssigned Events"}
+    web = next(e for e in doc["services"] if e["name"] == "web")
+    assert web["events"]["count"] == 0 and web["verdict"] == "contested"  # still two announcers
+    assert code == 1
+    assert any("RBAC forbids 'list events (all namespaces)'" in w for w in doc["warnings"])
+    code, out, _ = run("--kubeconfig", str(kc))
+    assert "could not see Event rates (storms), nodeAssigned Events" in out
 
 
 def test_unreachable_is_one_line_exit_2(tmp_path: Path) -> None:

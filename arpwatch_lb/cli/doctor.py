@@ -15,9 +15,12 @@ from ..sinks.doctor_table import render_doctor_table
 from ..sources.errors import CaptureError
 from .options import format_option, input_errors, window_option
 
-DOCTOR_EXIT_HELP = ("Exit status: 0 no Service contested; 1 a Service is contested (two "
-                    "announcers act on it, or two nodes claim its VIP on the wire); 2 errors "
-                    "(RBAC forbidden, API server unreachable, unreadable capture).")
+DOCTOR_EXIT_HELP = ("Exit status: 0 no fault (at-risk and info findings are shown only); 1 a "
+                    "fault: a Service is contested (two announcers act on it, or two nodes "
+                    "claim its VIP on the wire), its VIP is answered by a stale announcer or "
+                    "not by its holder, or kube-vip's control-plane VIP lies in a Service pool; "
+                    "2 errors (Services not readable, API server unreachable, unreadable "
+                    "capture). Other forbidden reads are listed, not fatal.")
 
 
 @click.command(epilog=DOCTOR_EXIT_HELP)
@@ -41,11 +44,14 @@ def doctor(kubeconfig: Path | None, context: str | None, pcaps: tuple[Path, ...]
 
     For each Service of type LoadBalancer: which controllers act on it
     (loadBalancerClass, MetalLB and kube-vip annotations, status shapes, field
-    managers, nodeAssigned Events, ServiceL2Status objects, announcer pods),
-    its Event rate, and with --pcap or --probe which nodes claim its VIP on
-    the wire. Then a verdict with the evidence and the concrete fix.
-    Needs get/list on services, nodes, events, pods and
-    servicel2statuses.metallb.io (deploy/10-rbac.yaml).
+    managers, nodeAssigned Events, ServiceL2Status objects, Leases, announcer
+    pods), who holds its VIP (kube-vip and Cilium Leases, vipHost,
+    ServiceL2Status), its Event rate, and with --pcap or --probe which nodes
+    claim its VIP on the wire. For the cluster: overlapping address pools
+    (MetalLB, Cilium LB IPAM, kube-vip), kube-vip's control-plane VIP inside a
+    pool, kube-proxy IPVS without strictARP, Cilium L2 policies. Each cause is
+    a finding with its evidence and the concrete fix.
+    Needs the read-only rules of deploy/10-rbac.yaml.
     """
     if pcaps and do_probe:
         raise click.UsageError("use --pcap or --probe, not both")

@@ -126,6 +126,13 @@ class IpState:
     duplicate_marks: deque[tuple[float, bytes, bytes, bytes]] | None = None
     """(time, earlier MAC, later MAC, requester IP) of the latest duplicate replies, when the
     tracker keeps them (``max_marks``); created on the first one."""
+    widest_answer: tuple[bytes, ...] = ()
+    """The most MACs seen answering one request for this IP (chained duplicate replies to
+    one requester within ``dup_window``; at most ``MAX_FIGHT_PAIRS``).  Every node
+    answering (kube-proxy IPVS without strictARP) shows as three or more MACs here."""
+    answer_group: tuple[bytes, float, set[bytes]] | None = None
+    """The current chain: (requester IP, time of the request it answers — or of its first
+    duplicate reply when the request was not seen —, MACs)."""
 
     @property
     def frames(self) -> int:
@@ -316,6 +323,19 @@ class OwnershipTracker:
             if st.duplicate_marks is None:
                 st.duplicate_marks = deque(maxlen=self.max_marks)
             st.duplicate_marks.append((t, first, second, requester))
+        # One request's answers: the same request (its time, when it was seen), else replies
+        # within the window of the group's first duplicate.
+        asked_at = self.asked.get((*st.key, requester))
+        group = st.answer_group
+        if group is not None and group[0] == requester and first in group[2] and (
+                group[1] == asked_at if asked_at is not None else t - group[1] <= self.dup_window):
+            if len(group[2]) < MAX_FIGHT_PAIRS:
+                group[2].add(second)
+        else:
+            group = st.answer_group = (requester, asked_at if asked_at is not None else t,
+                                       {first, second})
+        if len(group[2]) > len(st.widest_answer):
+            st.widest_answer = tuple(sorted(group[2]))
         if self.record_events:
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))

@@ -51,7 +51,7 @@ __all__ = [
     "OK",
     "ONE_NODE",
     "PENDING",
-    "SERVICE_ORDER",
+
     "UNCLAIMED",
     "VERDICT_ORDER",
     "claimant_macs",
@@ -80,9 +80,10 @@ VERDICT_ORDER = {CONTESTED: 0, UNCLAIMED: 1, MOVED: 2, OK: 3}
 UNHEALTHY = frozenset({CONTESTED, UNCLAIMED})
 
 AT_RISK = "at-risk"
+"""Doctor verdict: nothing fights yet, but a cause is in place (a second eligible announcer,
+an Event storm, an overlapping pool); also a finding severity."""
 PENDING = "pending"
-SERVICE_ORDER = {CONTESTED: 0, AT_RISK: 1, PENDING: 2, OK: 3}
-"""``doctor``'s Service verdicts, worst first."""
+"""Doctor verdict: no VIP assigned yet."""
 
 EXIT_OK = 0
 EXIT_UNHEALTHY = 1
@@ -204,8 +205,59 @@ def report_exit_status(report: Mapping[str, Any]) -> int:
     return exit_status(e["verdict"] for e in report["ips"])
 
 
+# -- doctor: Service verdicts, finding severities, exit status -----------------
+#
+# ``doctor`` judges Services from findings (a cause, its evidence, its fix).  Each
+# finding has a severity; the Service's verdict follows from its findings, and the
+# exit status from the findings of every Service and of the cluster.
+
+STALE = "stale"
+"""Doctor verdict: the VIP is answered by a node that does not hold it (Lease, vipHost,
+ServiceL2Status), and/or the holder does not answer while another node does."""
+DOCTOR_VERDICT_ORDER = {CONTESTED: 0, STALE: 1, UNCLAIMED: 2, AT_RISK: 3, PENDING: 4, OK: 5}
+"""Service verdicts, worst first (summary keys and sort order)."""
+
+FAULT = "fault"
+"""Finding severity: broken now (a contest, a stale announcer, a silent holder, the
+control-plane VIP in a Service pool).  Any fault makes ``doctor`` exit 1."""
+INFO = "info"
+"""Finding severity: a fact worth knowing that causes nothing by itself."""
+SEVERITIES = (FAULT, AT_RISK, INFO)
+"""Finding severities, worst first (``at-risk`` is shown and never changes the exit status)."""
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
 def doctor_exit_status(doc: Mapping[str, Any]) -> int:
-    """2 on errors, 1 when any Service is contested, else 0."""
+    """``doctor``: 2 on errors, 1 when any finding (of a Service or of the cluster) is a
+    fault — a contested or stale Service, a control-plane VIP in a pool… —, else 0."""
     if doc["errors"]:
         return EXIT_ERROR
-    return EXIT_UNHEALTHY if doc["summary"][CONTESTED] else EXIT_OK
+    severities = [f["severity"] for e in doc["services"] for f in e["findings"]]
+    severities += [f["severity"] for f in doc["findings"]]
+    return EXIT_UNHEALTHY if FAULT in severities else EXIT_OK
+
+
+def service_verdict(severities: dict[str, str], has_vip: bool, contested_ids: frozenset[str],
+                    unanswered_ids: frozenset[str]) -> str:
+    """A Service's doctor verdict from its findings (id → severity).
+
+    No VIP: ``pending``.  A fault among ``contested_ids``: ``contested``; a fault among
+    ``unanswered_ids`` with no other fault: ``unclaimed``; any other fault: ``stale``;
+    an ``at-risk`` finding: ``at-risk``; else ``ok``.  ``info`` findings change nothing.
+    """
+    if not has_vip:
+        return PENDING
+    faults = {i for i, s in severities.items() if s == FAULT}
+    if faults & contested_ids:
+        return CONTESTED
+    if faults and faults <= unanswered_ids:
+        return UNCLAIMED
+    if faults:
+        return STALE
+    if AT_RISK in severities.values():
+        return AT_RISK
+    return OK
+
+
+__all__ += ["DOCTOR_VERDICT_ORDER", "FAULT", "INFO", "SEVERITIES", "SEVERITY_ORDER", "STALE",
+            "service_verdict"]

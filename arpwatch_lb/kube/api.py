@@ -35,6 +35,9 @@ class KubeError(Exception):
 class KubeForbidden(KubeError):
     """RBAC refused a request (HTTP 401/403)."""
 
+    what: str = ""
+    """The refused request, ``verb resource [scope]``."""
+
 
 class KubeUnreachable(KubeError):
     """The API server could not be reached or failed (connection, TLS, timeout, 5xx)."""
@@ -92,6 +95,8 @@ class KubeApi:
         self.api_client = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api_client)
         self.custom = client.CustomObjectsApi(self.api_client)
+        self.coordination = client.CoordinationV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
         self.timeout = (connect_timeout, read_timeout)
         self.truncated: list[str] = []
         """Lists cut short by ``max_items`` (one line each)."""
@@ -119,9 +124,11 @@ class KubeApi:
         status = getattr(exc, "status", 0) or 0
         msg = _status_message(getattr(exc, "body", None))
         if status in (401, 403):
-            return KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
-                                 + (f" ({msg})" if msg else "")
-                                 + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
+            forbidden = KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
+                                      + (f" ({msg})" if msg else "")
+                                      + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
+            forbidden.what = what
+            return forbidden
         if status == 410:
             return KubeGone(msg or "resourceVersion too old (410 Gone)")
         if status == 0 or status >= 500:
@@ -191,6 +198,44 @@ class KubeApi:
             if "HTTP 404" in str(exc):
                 return None
             raise
+
+    def list_leases(self) -> list[dict[str, Any]]:
+        """Every coordination.k8s.io Lease (kube-vip's and Cilium's holders)."""
+        return self._list("list leases.coordination.k8s.io (all namespaces)",
+                          self.coordination.list_lease_for_all_namespaces)[0]
+
+    def list_daemonsets(self) -> list[dict[str, Any]]:
+        """Every apps/v1 DaemonSet (kube-vip's environment, k3s ``svclb-*``)."""
+        return self._list("list daemonsets.apps (all namespaces)",
+                          self.apps.list_daemon_set_for_all_namespaces)[0]
+
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One ConfigMap, or None when it does not exist (404)."""
+        what = f"get configmaps {name} (namespace {namespace})"
+        try:
+            resp = self._call(what, self.core.read_namespaced_config_map, name, namespace,
+                              _preload_content=False, _request_timeout=self.timeout)
+        except KubeError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+        return self._json(resp)
+
+    def list_custom(self, group: str, versions: tuple[str, ...],
+                    plural: str) -> list[dict[str, Any]] | None:
+        """Objects of a custom resource (every namespace), trying ``versions`` in order.
+
+        None when no version is served (the CRD is not installed: 404).
+        """
+        for version in versions:
+            try:
+                return self._list(f"list {plural}.{group} (all namespaces)",
+                                  self.custom.list_cluster_custom_object, group=group,
+                                  version=version, plural=plural)[0]
+            except KubeError as exc:
+                if "HTTP 404" not in str(exc):
+                    raise
+        return None
 
     # -- watch ------------------------------------------------------------
 

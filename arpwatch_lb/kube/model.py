@@ -39,6 +39,7 @@ __all__ = [
     "Evidence",
     "ServiceRef",
     "VipSnapshot",
+    "api_time",
     "classify_pods",
     "event_stats",
     "is_load_balancer",
@@ -278,7 +279,8 @@ def md_name(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
-def _time(text: Any) -> float | None:
+def api_time(text: Any) -> float | None:
+    """An API timestamp (RFC 3339, ``Z`` or an offset) as epoch seconds; None if absent or bad."""
     if not text:
         return None
     try:
@@ -323,9 +325,9 @@ def event_stats(events: Iterable[Obj], ref: ServiceRef) -> EventStats:
         total += n
         reason = str(e.get("reason") or "")
         reasons[reason] = reasons.get(reason, 0) + n
-        t0 = _time(e.get("firstTimestamp") or e.get("eventTime")
+        t0 = api_time(e.get("firstTimestamp") or e.get("eventTime")
                    or (e.get("metadata") or {}).get("creationTimestamp"))
-        t1 = _time(e.get("lastTimestamp") or (e.get("series") or {}).get("lastObservedTime")
+        t1 = api_time(e.get("lastTimestamp") or (e.get("series") or {}).get("lastObservedTime")
                    or e.get("eventTime")) or t0
         if t0 is not None:
             first = t0 if first is None else min(first, t0)

@@ -1,11 +1,11 @@
-"""The doctor's table sink: one block per Service (verdict, evidence, fix)."""
+"""The doctor's table sink: one row per Service (with its CAUSE), then each cause's evidence and fix."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.verdicts import OK
+from ..core.verdicts import INFO, OK
 
 __all__ = ["render_doctor_table"]
 
@@ -22,6 +22,28 @@ def _wire(entry: Mapping[str, Any]) -> str:
     return "\n".join(parts) or "-"
 
 
+def _cause(entry: Mapping[str, Any]) -> str:
+    """The ids of the Service's findings that matter (faults and risks), worst first."""
+    ids = dict.fromkeys(f["id"] for f in entry.get("findings", ()) if f["severity"] != INFO)
+    return "\n".join(ids) or "-"
+
+
+def _findings(findings: Sequence[Mapping[str, Any]], shown: set[str], indent: str) -> list[str]:
+    out: list[str] = []
+    fixes: dict[tuple[str, ...], str] = {}  # a fix printed once; later findings point to it
+    for f in findings:
+        out.append(f"{indent}{f['severity'].upper()} {f['id']}: {f['title']}")
+        out += [f"{indent}  - {line}" for line in f["evidence"] if line not in shown]
+        fix = tuple(f["fix"])
+        if fix and fix in fixes:
+            out.append(f"{indent}  fix: as for {fixes[fix]} above")
+        elif fix:
+            fixes[fix] = f["id"]
+            out.append(f"{indent}  fix:")
+            out += [f"{indent}    {line}" for line in fix]
+    return out
+
+
 def render_doctor_table(doc: Mapping[str, Any]) -> str:
     """The doctor document as text."""
     out: list[str] = []
@@ -31,6 +53,7 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
         headers = ["VERDICT", "SERVICE", "VIP", "CLASS", "ACTING", "EVENTS/MIN"]
         if with_wire:
             headers.append("ON THE WIRE")
+        headers.append("CAUSE")
         rows = []
         for e in services:
             rate = e["events"]["per_minute"]
@@ -39,6 +62,7 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
                    "-" if rate is None else f"{rate:g}"]
             if with_wire:
                 row.append(_wire(e))
+            row.append(_cause(e))
             rows.append(row)
         from tabulate import tabulate  # deferred, as in the table sink
 
@@ -46,23 +70,37 @@ def render_doctor_table(doc: Mapping[str, Any]) -> str:
     else:
         out.append("no Services of type LoadBalancer")
     for e in services:
-        if e["verdict"] == OK and not e["fix"]:
+        findings = e.get("findings", [])
+        if e["verdict"] == OK and not e["fix"] and not findings:
             continue
         out.append("")
         out.append(f"{e['namespace']}/{e['name']}: {e['verdict'].upper()}")
         out += [f"  - {line}" for line in e["evidence"]]
-        if e["fix"]:
-            out.append("  fix:")
-            out += [f"    {line}" for line in e["fix"]]
+        out += _findings(findings, set(e["evidence"]), "  ")
+    cluster = doc.get("findings") or []
+    if cluster:
+        out.append("")
+        out.append("cluster:")
+        out += _findings(cluster, set(), "  ")
     running = doc["controllers_running"]
     out.append("")
     out.append("announcers running: " + (", ".join(f"{c} ({len(p)} pods)" for c, p in running.items())
                                          or "none found"))
+    kp = doc.get("kube_proxy")
+    if kp:
+        out.append(f"kube-proxy: {kp['status']} ({kp['detail']})")
     if doc["mac_nodes"]:
         out.append("MACs of nodes: " + ", ".join(f"{m}={n}" for m, n in doc["mac_nodes"].items()))
+    not_installed = [k for k, v in (doc.get("reads") or {}).items() if v == "not installed"]
+    if not_installed:
+        out.append("not installed: " + ", ".join(not_installed))
     s = doc["summary"]
+    counts = s.get("findings") or {}
     out.append(f"{s['services']} LoadBalancer Services: {s['contested']} contested, "
-               f"{s['at-risk']} at risk, {s['pending']} pending, {s['ok']} ok")
+               f"{s.get('stale', 0)} stale, {s.get('unclaimed', 0)} unclaimed, "
+               f"{s['at-risk']} at risk, {s['pending']} pending, {s['ok']} ok"
+               + (f"; findings: {counts.get('fault', 0)} fault, {counts.get('at-risk', 0)} at risk, "
+                  f"{counts.get('info', 0)} info" if counts else ""))
     for w in doc["warnings"]:
         out.append(f"warning: {w}")
     return "\n".join(out)
