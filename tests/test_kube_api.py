@@ -8,6 +8,7 @@ from pathlib import Path
 
 import kube_scenario as ks
 import pytest
+import tls_ca
 from fake_apiserver import FakeApiServer
 
 from arpwatch_lb.kube.api import KubeApi, KubeForbidden, KubeGone, KubeUnreachable
@@ -76,6 +77,32 @@ def test_unreachable_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(KubeUnreachable) as exc:
         a.list_nodes()
     assert "unreachable" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_tls_is_verified_and_a_wrong_ca_is_one_line(tmp_path: Path) -> None:
+    ca = tls_ca.make_ca(tmp_path, "cluster-ca")
+    other = tls_ca.make_ca(tmp_path, "other-ca")
+    s = FakeApiServer()
+    s.token = "sa-token"
+    s.tls = tls_ca.server_context(tls_ca.issue_server_cert(ca, tmp_path, "apiserver", ["127.0.0.1"]))
+    s.start()
+    ks.populate(s, events=1, flaps=1)
+    try:
+        good = KubeApi(str(s.kubeconfig(tmp_path / "good", ca=ca.crt)), connect_timeout=1)
+        assert good.host.startswith("https://")
+        assert {x["metadata"]["name"] for x in good.list_services()[0]} == {"web", "api"}
+        good.close()
+        bad = KubeApi(str(s.kubeconfig(tmp_path / "bad", ca=other.crt)), connect_timeout=1)
+        with pytest.raises(KubeUnreachable) as exc:
+            bad.list_nodes()
+        bad.close()
+    finally:
+        s.stop()
+    msg = str(exc.value)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"Kubernetes API server {s.url}: TLS certificate not trusted "
+                          "(unable to get local issuer certificate)"), msg
+    assert "ca.crt" in msg
 
 
 def test_watch_streams_changes_and_410(server: FakeApiServer, api: KubeApi) -> None:

@@ -51,7 +51,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
           kubernetes: bool = False, kubeconfig: str | None = None,
-          metrics_port: int | None = None) -> None:
+          metrics_port: int | None = None, metrics_address: str = "0.0.0.0") -> None:
     """Watch ARP live: report new claimants, owner changes and fights as they happen.
 
     Passive capture (ARP only, filtered in the kernel) on every --interface,
@@ -80,7 +80,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:  # --kubernetes / --metrics-port (arpwatch_lb.sessions.watch_services)
-        extras = WatchExtras(kubernetes, kubeconfig, metrics_port).attach(session)
+        extras = WatchExtras(kubernetes, kubeconfig, metrics_port, metrics_address).attach(session)
     except BaseException:
         session.close()
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,18 @@ def _status_message(body: Any) -> str:
     if isinstance(doc, dict) and doc.get("message"):
         return str(doc["message"])
     return ""
+
+
+def _tls_message(host: str, reason: str) -> str:
+    """One line for a TLS failure reported by the client as ``SSLError\n[SSL: CODE] text (_ssl.c:N)``."""
+    text = " ".join(reason.split())
+    text = re.sub(r"^SSLError\s*|\s*\(_ssl\.c:\d+\)", "", text).strip() or "TLS error"
+    verify = re.search(r"certificate verify failed: (.*)", text)
+    if verify:
+        return (f"Kubernetes API server {host}: TLS certificate not trusted ({verify.group(1)}); "
+                "check the cluster CA: the service account's ca.crt in a pod, "
+                "certificate-authority(-data) in a kubeconfig")
+    return f"Kubernetes API server {host}: TLS failed: {text}"
 
 
 class KubeApi:
@@ -124,7 +137,9 @@ class KubeApi:
                                  + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
         if status == 410:
             return KubeGone(msg or "resourceVersion too old (410 Gone)")
-        if status == 0 or status >= 500:
+        if status == 0:  # the client's wrapping of a TLS failure: "SSLError\n[SSL: ...] ..."
+            return KubeUnreachable(_tls_message(self.host, str(getattr(exc, "reason", "") or "")))
+        if status >= 500:
             return KubeUnreachable(f"Kubernetes API server {self.host} failed: HTTP {status} "
                                    f"{getattr(exc, 'reason', '') or ''}".rstrip())
         return KubeError(f"Kubernetes API '{what}': HTTP {status} {msg or exc.reason}")

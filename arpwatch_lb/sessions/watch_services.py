@@ -9,8 +9,8 @@ Kept apart from :mod:`arpwatch_lb.sessions.watch` so the capture loop stays as i
   user's ``--vip`` addresses stay in it); MAC → node names from the nodes'
   InternalIPs for metrics, for the report (``session.nodes``) and for the
   events (``session.policy.nodes``);
-* with ``metrics_port``: serves ``/metrics`` and ``/healthz`` (probe round
-  trips from ``session.rtts`` when the session has them).
+* with ``metrics_port``: serves ``/metrics`` and ``/healthz`` on ``metrics_host``
+  (probe round trips from ``session.rtts`` when the session has them).
 
 The command wires it with three lines: the :func:`watch_extras_options`
 decorator, ``extras = WatchExtras(...).attach(session)`` and ``extras.close()``.
@@ -39,14 +39,33 @@ FIRST_SYNC = 10.0
 """Seconds ``attach`` waits for the first Service list before capturing anyway."""
 NODE_MAP_CHEAP = 4096
 """Up to this many tracked IPs the MAC → node map is recomputed whenever it may change."""
+METRICS_ANY = "0.0.0.0"
+"""``--metrics-address`` default: every IPv4 address of the host."""
+METRICS_ADDRESS_ENV = "ARPWATCH_LB_METRICS_ADDRESS"
+"""``--metrics-address`` from the environment (a DaemonSet sets it from ``status.hostIP``)."""
 
 
 def watch_extras_options(f: F) -> F:
-    """``--kubernetes``, ``--kubeconfig FILE``, ``--metrics-port N``."""
+    """``--kubernetes``, ``--kubeconfig FILE``, ``--metrics-port N``, ``--metrics-address IP``."""
+    f = click.option("--metrics-address", default=METRICS_ANY, show_default=True, metavar="IP",
+                     envvar=METRICS_ADDRESS_ENV, show_envvar=True, callback=_ip_literal,
+                     help="Address the --metrics-port server listens on: one of this host's "
+                          "addresses (a node's InternalIP, 127.0.0.1 behind a proxy), or "
+                          "0.0.0.0 for every IPv4 address.")(f)
     f = click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="N",
                      help="Serve Prometheus metrics on :N/metrics and a health check on "
                           ":N/healthz (needs arpwatch-lb[metrics]).")(f)
     return kubernetes_options(f)
+
+
+def _ip_literal(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An IPv4 or IPv6 address, as given (no host names: the listener binds one address)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IPv4 or IPv6 address", ctx, param) from None
 
 
 def kubernetes_options(f: F) -> F:
@@ -119,7 +138,7 @@ class WatchExtras:
     """Kubernetes VIP discovery and the metrics server around one watch session."""
 
     def __init__(self, kubernetes: bool = False, kubeconfig: str | None = None,
-                 metrics_port: int | None = None, metrics_host: str = "0.0.0.0",
+                 metrics_port: int | None = None, metrics_host: str = METRICS_ANY,
                  err: TextIO | None = None, api: Any = None) -> None:
         self.kubernetes = kubernetes
         self.kubeconfig = kubeconfig
@@ -159,7 +178,8 @@ class WatchExtras:
             raise InputError(str(exc)) from None
         except OSError as exc:  # the metrics port is taken
             self.close()
-            raise InputError(f"--metrics-port {self.metrics_port}: {exc.strerror}") from None
+            raise InputError(f"--metrics-port {self.metrics_port} on {self.metrics_host}: "
+                             f"{exc.strerror}") from None
         return self
 
     # -- Kubernetes ---------------------------------------------------------
@@ -244,7 +264,8 @@ class WatchExtras:
 
         assert self.metrics_port is not None
         self.server = serve(source, self.metrics_port, self.metrics_host, health=healthy)
-        self._log(f"metrics on http://{self.metrics_host}:{self.server.port}/metrics")
+        host = f"[{self.metrics_host}]" if ":" in self.metrics_host else self.metrics_host
+        self._log(f"metrics on http://{host}:{self.server.port}/metrics")
 
     def close(self) -> None:
         """Stop the metrics server and the watcher."""

@@ -34,6 +34,7 @@ VIP selection at most ``max_ips`` IPs are exported (contested first).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -301,7 +302,7 @@ class MetricsServer:
     def __init__(self, registry: Any, port: int, host: str = "0.0.0.0",
                  health: Callable[[], bool] = lambda: True) -> None:
         handler = type("Handler", (_Handler,), {"registry": registry, "health": staticmethod(health)})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)((host, port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
@@ -311,6 +312,12 @@ class MetricsServer:
         """Stop serving and release the port."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    """The same server on an IPv6 address (``--metrics-address ::1``)."""
+
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
