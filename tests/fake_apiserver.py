@@ -72,7 +72,8 @@ class FakeApiServer:
         self.tls: ssl.SSLContext | None = None
         """Serve HTTPS with this context (its certificate loaded); None: plain HTTP."""
         self.token: str | None = None
-        """Answer 401 to requests without ``Authorization: Bearer <token>``; None: no check."""
+        """Answer 401 to requests without ``Authorization: Bearer <token>`` (the scheme in any
+        case, as RFC 7235 says: the client's in-cluster configuration sends ``bearer``)."""
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.generation = 0  # bumped by stop(): open watches end
@@ -187,7 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         api.requests.append(self.path)
-        if api.token is not None and self.headers.get("Authorization") != f"Bearer {api.token}":
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        if api.token is not None and (scheme.lower(), credentials) != ("bearer", api.token):
             self._send(401, status(401, "Unauthorized", "Unauthorized"))
             return
         parts = url.path.strip("/").split("/")

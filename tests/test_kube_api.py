@@ -79,7 +79,7 @@ def test_unreachable_is_one_line(tmp_path: Path) -> None:
     assert "unreachable" in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_tls_is_verified_and_a_wrong_ca_is_one_line(tmp_path: Path) -> None:
+def test_tls_is_verified_and_a_wrong_ca_or_token_is_one_line(tmp_path: Path) -> None:
     ca = tls_ca.make_ca(tmp_path, "cluster-ca")
     other = tls_ca.make_ca(tmp_path, "other-ca")
     s = FakeApiServer()
@@ -87,22 +87,28 @@ def test_tls_is_verified_and_a_wrong_ca_is_one_line(tmp_path: Path) -> None:
     s.tls = tls_ca.server_context(tls_ca.issue_server_cert(ca, tmp_path, "apiserver", ["127.0.0.1"]))
     s.start()
     ks.populate(s, events=1, flaps=1)
+    good = KubeApi(str(s.kubeconfig(tmp_path / "good", ca=ca.crt)), connect_timeout=1)
+    bad = KubeApi(str(s.kubeconfig(tmp_path / "bad", ca=other.crt)), connect_timeout=1)
     try:
-        good = KubeApi(str(s.kubeconfig(tmp_path / "good", ca=ca.crt)), connect_timeout=1)
-        assert good.host.startswith("https://")
+        assert good.host == s.url and s.url.startswith("https://")
         assert {x["metadata"]["name"] for x in good.list_services()[0]} == {"web", "api"}
-        good.close()
-        bad = KubeApi(str(s.kubeconfig(tmp_path / "bad", ca=other.crt)), connect_timeout=1)
         with pytest.raises(KubeUnreachable) as exc:
             bad.list_nodes()
-        bad.close()
+        s.token = "rotated-token"  # the client's token is stale now: 401, said as such
+        with pytest.raises(KubeForbidden) as stale:
+            good.list_nodes()
     finally:
+        good.close()
+        bad.close()
         s.stop()
     msg = str(exc.value)
     assert "\n" not in msg, msg
-    assert msg.startswith(f"Kubernetes API server {s.url}: TLS certificate not trusted "
-                          "(unable to get local issuer certificate)"), msg
-    assert "ca.crt" in msg
+    assert msg == (f"Kubernetes API server {s.url}: TLS certificate not trusted (unable to get "
+                   "local issuer certificate); check the cluster CA: the service account's ca.crt "
+                   "in a pod, certificate-authority(-data) in a kubeconfig")
+    assert str(stale.value) == ("unauthorized: the API server rejected the credentials for "
+                                "'list nodes' (Unauthorized); check the token (the service "
+                                "account's in a pod, the kubeconfig's user)")
 
 
 def test_watch_streams_changes_and_410(server: FakeApiServer, api: KubeApi) -> None:

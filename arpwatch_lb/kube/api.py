@@ -5,7 +5,7 @@ client is called with ``_preload_content=False`` and the JSON is parsed here),
 so :mod:`.model` reads the same shapes in tests and in clusters.  Errors are
 translated into two exceptions with one-line messages:
 
-* :class:`KubeForbidden` — HTTP 403/401, naming the missing permission;
+* :class:`KubeForbidden` — HTTP 403 naming the missing permission, or 401 (bad credentials);
 * :class:`KubeUnreachable` — connection refused, timeouts, TLS failures, 5xx.
 """
 
@@ -34,7 +34,7 @@ class KubeError(Exception):
 
 
 class KubeForbidden(KubeError):
-    """RBAC refused a request (HTTP 401/403)."""
+    """RBAC refused a request (HTTP 403) or the credentials were rejected (HTTP 401)."""
 
 
 class KubeUnreachable(KubeError):
@@ -131,7 +131,12 @@ class KubeApi:
     def _translate(self, exc: Any, what: str) -> KubeError:
         status = getattr(exc, "status", 0) or 0
         msg = _status_message(getattr(exc, "body", None))
-        if status in (401, 403):
+        if status == 401:
+            return KubeForbidden(f"unauthorized: the API server rejected the credentials for "
+                                 f"'{what}'" + (f" ({msg})" if msg else "")
+                                 + "; check the token (the service account's in a pod, the "
+                                   "kubeconfig's user)")
+        if status == 403:
             return KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
                                  + (f" ({msg})" if msg else "")
                                  + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
