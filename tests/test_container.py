@@ -63,6 +63,8 @@ MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = "python3,python3-pip,python3-venv"
 BASE_TAR = CACHE / f"debian-{SUITE}-python3.tar"
 BASE_RECORD = CACHE / "base-image.json"
+STORE = CACHE / "storage"
+RUNROOT = Path("/run") / f"arpwatch-lb-test-{hashlib.sha256(bytes(CACHE)).hexdigest()[:12]}"
 BASE_IMAGE = f"localhost/arpwatch-lb-test-base:{SUITE}"
 IMAGE = "localhost/arpwatch-lb:test"
 DAEMONSET = REPO / "deploy" / "20-daemonset.yaml"
@@ -75,6 +77,12 @@ interface of the default route, as on a real node); nothing is ever sent to it."
 CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7,
         "NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_CHROOT": 18,
         "SYS_ADMIN": 21, "MKNOD": 27, "AUDIT_WRITE": 29, "SETFCAP": 31}
+CONTAINER_KEYS = {"name", "image", "imagePullPolicy", "command", "args", "env", "ports",
+                  "livenessProbe", "readinessProbe", "resources", "securityContext",
+                  "volumeMounts"}
+"""Container fields :meth:`DaemonSetPod.podman_args` carries over (or that need nothing)."""
+SECURITY_KEYS = {"runAsUser", "runAsNonRoot", "allowPrivilegeEscalation",
+                 "readOnlyRootFilesystem", "privileged", "capabilities", "seccompProfile"}
 _names = itertools.count(1)
 
 
@@ -102,16 +110,25 @@ class Podman:
 
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
-    """podman, runc and debootstrap present; root; containers may not call setrlimit here."""
+    """podman with its own configuration and image store (``STORE``, in the checkout's
+    git-ignored cache: no system file is touched, two checkouts never share tags).
+
+    Containers here may not call setrlimit: no default ulimits.
+    """
     if os.geteuid() != 0:
         pytest.fail("the container test needs root (podman, network namespaces)")
     for prog in ("podman", "runc", "debootstrap", "tar", "openssl"):
         if shutil.which(prog) is None:
             pytest.fail(f"{prog} is not installed (scripts/test-all installs it)")
-    conf = tmp_path_factory.mktemp("podman") / "containers.conf"
+    confdir = tmp_path_factory.mktemp("podman")
+    conf = confdir / "containers.conf"
     conf.write_text("[containers]\n# no setrlimit for the containers' processes\n"
                     "default_ulimits = []\n")
-    return Podman(dict(os.environ, CONTAINERS_CONF=str(conf)))
+    STORE.mkdir(parents=True, exist_ok=True)
+    storage = confdir / "storage.conf"
+    storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{STORE}"\n'
+                       f'runroot = "{RUNROOT}"\n')
+    return Podman(dict(os.environ, CONTAINERS_CONF=str(conf), CONTAINERS_STORAGE_CONF=str(storage)))
 
 
 # -- the base image: Debian from debootstrap, cached ------------------------------------------
@@ -207,10 +224,14 @@ def image(podman: Podman, base_image: str) -> Built:
             "-f", str(REPO / "deploy" / "Dockerfile"), "-t", IMAGE]
     if CA_BUNDLE.exists():  # pip in the build trusts what the host trusts (TLS proxies)
         args += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
+    before = podman.run("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False)
     t0 = time.monotonic()
     podman.run(*args, str(REPO), timeout=1500)
     seconds = time.monotonic() - t0
     inspect = json.loads(podman.run("image", "inspect", IMAGE).stdout)[0]
+    old = before.stdout.strip()
+    if before.returncode == 0 and old != inspect["Id"]:  # the last run's image: its venv layer goes
+        podman.run("rmi", old, check=False)
     print(f"\nimage {IMAGE}: built in {seconds:.1f} s, {inspect['Size'] / 1e6:.0f} MB "
           f"on {base_image}")
     return Built(IMAGE, seconds, inspect)
@@ -270,6 +291,7 @@ class DaemonSetPod:
             if "value" in e:
                 out[e["name"]] = str(e["value"])
                 continue
+            assert "fieldRef" in e["valueFrom"], f"teach the test {e}"
             ref = e["valueFrom"]["fieldRef"]["fieldPath"]
             assert ref in fields, f"the test cannot resolve fieldRef {ref} of {e['name']}"
             out[e["name"]] = fields[ref]
@@ -297,13 +319,20 @@ class DaemonSetPod:
         c, pod = self.container, self.pod
         assert pod.get("hostNetwork") is True  # the lab namespace plays the node's network
         sc = c["securityContext"]
+        # a setting the YAML gains must be carried over here, not silently left out
+        assert set(c) <= CONTAINER_KEYS, f"teach the test {set(c) - CONTAINER_KEYS}"
+        assert set(sc) <= SECURITY_KEYS, f"teach the test {set(sc) - SECURITY_KEYS}"
         argv = ["run", "--rm", "--name", name, "--runtime", "runc", "--pull=never",
                 "--network", f"ns:/run/netns/{netns}"]
+        if "command" in c:
+            argv += ["--entrypoint", json.dumps(c["command"])]
         # dnsPolicy: the cluster's DNS; the lab has none, so a resolver that answers nothing
         # at once (nothing listens on the namespace's loopback) and sends nothing out
         argv += ["--dns", "127.0.0.1"]
         if "runAsUser" in sc:
             argv += ["--user", str(sc["runAsUser"])]
+        assert not (sc.get("runAsNonRoot") and sc.get("runAsUser") == 0), \
+            "the kubelet refuses runAsNonRoot with runAsUser 0"
         if sc.get("allowPrivilegeEscalation") is False:
             argv += ["--security-opt", "no-new-privileges"]
         if sc.get("readOnlyRootFilesystem"):  # and no writable /run, /var/tmp… either

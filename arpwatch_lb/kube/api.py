@@ -64,7 +64,7 @@ def _status_message(body: Any) -> str:
 
 
 def _tls_message(host: str, reason: str) -> str:
-    """One line for a TLS failure reported by the client as ``SSLError\n[SSL: CODE] text (_ssl.c:N)``."""
+    """One line for a TLS failure the client reports as ``SSLError``, a newline, ``[SSL: CODE] text``."""
     text = " ".join(reason.split())
     text = re.sub(r"^SSLError\s*|\s*\(_ssl\.c:\d+\)", "", text).strip() or "TLS error"
     verify = re.search(r"certificate verify failed: (.*)", text)
