@@ -155,6 +155,8 @@ def _base_tarball() -> Path:
     if BASE_TAR.exists():
         return BASE_TAR
     CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CACHE.glob("rootfs-*"):  # an interrupted run's
+        _remove_rootfs(stale)
     root = Path(tempfile.mkdtemp(prefix="rootfs-", dir=CACHE))
     try:
         r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}",
@@ -220,8 +222,10 @@ class Built:
 @pytest.fixture(scope="module")
 def image(podman: Podman, base_image: str) -> Built:
     """deploy/Dockerfile built on the local base (podman's layer cache makes rebuilds quick)."""
-    args = ["build", "--runtime", "runc", "--pull=never", "--build-arg", f"BASE={base_image}",
-            "-f", str(REPO / "deploy" / "Dockerfile"), "-t", IMAGE]
+    # --network host: pip reaches PyPI as the host does (no bridge, no NAT rules needed)
+    args = ["build", "--runtime", "runc", "--pull=never", "--network", "host",
+            "--build-arg", f"BASE={base_image}", "-f", str(REPO / "deploy" / "Dockerfile"),
+            "-t", IMAGE]
     if CA_BUNDLE.exists():  # pip in the build trusts what the host trusts (TLS proxies)
         args += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
     before = podman.run("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False)
@@ -616,6 +620,8 @@ def test_daemonset_pod_in_a_lab_cluster(podman: Podman, image: Built, live_lab: 
     want = sum(1 << CAPS[c] for c in spec.capabilities)
     assert spec.capabilities == ["NET_RAW"] and f"{want:016x}" == "0000000000002000"
     assert (st["CapEff"], st["CapPrm"], st["CapBnd"]) == (f"{want:016x}",) * 3, st
+    inside = pod.exec("cat", "/proc/1/status")  # the same process, seen from the container
+    assert inside.returncode == 0 and f"CapEff:\t{want:016x}" in inside.stdout, inside
     assert st["CapInh"] == st["CapAmb"] == "0000000000000000"
     assert st["Uid"].split() == [str(spec.container["securityContext"]["runAsUser"])] * 4
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
