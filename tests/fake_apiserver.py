@@ -17,15 +17,19 @@ with kube-apiserver:
   rules do not allow (verbs, API groups, resources, resourceNames);
 * 404 ``Status`` for resources whose CRD is not installed.
 
-It binds 127.0.0.1 only.  :meth:`FakeApiServer.stop` closes the listener and
-every open watch (the API server going down); :meth:`start` brings it back on
-the same port.
+It binds 127.0.0.1 unless told ``host`` (an address inside a lab namespace),
+and speaks HTTPS when given ``tls`` (an :class:`ssl.SSLContext` with the server's
+certificate), as a real API server does.  :meth:`FakeApiServer.stop` closes the
+listener and every open watch (the API server going down); :meth:`start` brings
+it back on the same port.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import ssl
+import sys
 import threading
 import time
 import uuid
@@ -77,6 +81,12 @@ class FakeApiServer:
         self.requests: list[str] = []
         self.cond = threading.Condition()
         self.port = 0
+        self.host = "127.0.0.1"
+        self.tls: ssl.SSLContext | None = None
+        """Serve HTTPS with this context (its certificate loaded); None: plain HTTP."""
+        self.token: str | None = None
+        """Answer 401 to requests without ``Authorization: Bearer <token>`` (the scheme in any
+        case, as RFC 7235 says: the client's in-cluster configuration sends ``bearer``)."""
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.generation = 0  # bumped by stop(): open watches end
@@ -137,10 +147,13 @@ class FakeApiServer:
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> FakeApiServer:
-        """Listen on 127.0.0.1 (the same port again after :meth:`stop`)."""
+        """Listen on ``host`` (the same port again after :meth:`stop`)."""
         handler = type("Handler", (_Handler,), {"api": self, "gen": self.generation})
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.server = _Server((self.host, self.port), handler)
         self.server.daemon_threads = True
+        if self.tls is not None:  # the handshake happens in the handler's thread, on first read
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -159,17 +172,29 @@ class FakeApiServer:
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
-    def kubeconfig(self, path: Path) -> Path:
-        """Write a kubeconfig pointing at this server (token auth, like a ServiceAccount)."""
+    def kubeconfig(self, path: Path, ca: Path | None = None) -> Path:
+        """Write a kubeconfig pointing at this server (token auth, like a ServiceAccount);
+        ``ca``: the CA certificate to trust (HTTPS)."""
+        cluster: dict[str, Any] = {"server": self.url}
+        if ca is not None:
+            cluster["certificate-authority"] = str(ca)
         path.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "sa", "user": {"token": "fake-token"}}],
+            "clusters": [{"name": "fake", "cluster": cluster}],
+            "users": [{"name": "sa", "user": {"token": self.token or "fake-token"}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "sa"}}],
         }))
         return path
+
+
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that give up the TLS handshake (a client distrusting the CA)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ssl.SSLError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -193,6 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         api.requests.append(self.path)
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        if api.token is not None and (scheme.lower(), credentials) != ("bearer", api.token):
+            self._send(401, status(401, "Unauthorized", "Unauthorized"))
+            return
         parts = url.path.strip("/").split("/")
         namespace = None
         if "namespaces" in parts and parts.index("namespaces") + 2 < len(parts):

@@ -178,6 +178,9 @@ def test_daemonset_security_and_probes() -> None:
 
 
 def test_dockerfile() -> None:
+    """The text; tests/test_container.py builds and runs it."""
     text = (DEPLOY / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in text
-    assert "pip install '.[kubernetes,metrics]'" in text
+    assert "ARG BASE=python:3.11-slim" in text
+    assert "FROM ${BASE} AS build" in text and "COPY --from=build /opt/venv /opt/venv" in text
+    assert "pip install --no-deps --no-build-isolation '.[kubernetes,metrics]'" in text
+    assert 'x["kubernetes"], *x["metrics"]' in text  # the extras' dependencies

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import kube_scenario as ks
 import pytest
+import tls_ca
 from fake_apiserver import FakeApiServer
 
 from arpwatch_lb.kube.api import KubeApi, KubeForbidden, KubeGone, KubeUnreachable
@@ -76,6 +77,38 @@ def test_unreachable_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(KubeUnreachable) as exc:
         a.list_nodes()
     assert "unreachable" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_tls_is_verified_and_a_wrong_ca_or_token_is_one_line(tmp_path: Path) -> None:
+    ca = tls_ca.make_ca(tmp_path, "cluster-ca")
+    other = tls_ca.make_ca(tmp_path, "other-ca")
+    s = FakeApiServer()
+    s.token = "sa-token"
+    s.tls = tls_ca.server_context(tls_ca.issue_server_cert(ca, tmp_path, "apiserver", ["127.0.0.1"]))
+    s.start()
+    ks.populate(s, events=1, flaps=1)
+    good = KubeApi(str(s.kubeconfig(tmp_path / "good", ca=ca.crt)), connect_timeout=1)
+    bad = KubeApi(str(s.kubeconfig(tmp_path / "bad", ca=other.crt)), connect_timeout=1)
+    try:
+        assert good.host == s.url and s.url.startswith("https://")
+        assert {x["metadata"]["name"] for x in good.list_services()[0]} == {"web", "api"}
+        with pytest.raises(KubeUnreachable) as exc:
+            bad.list_nodes()
+        s.token = "rotated-token"  # the client's token is stale now: 401, said as such
+        with pytest.raises(KubeForbidden) as stale:
+            good.list_nodes()
+    finally:
+        good.close()
+        bad.close()
+        s.stop()
+    msg = str(exc.value)
+    assert "\n" not in msg, msg
+    assert msg == (f"Kubernetes API server {s.url}: TLS certificate not trusted (unable to get "
+                   "local issuer certificate); check the cluster CA: the service account's ca.crt "
+                   "in a pod, certificate-authority(-data) in a kubeconfig")
+    assert str(stale.value) == ("unauthorized: the API server rejected the credentials for "
+                                "'list nodes' (Unauthorized); check the token (the service "
+                                "account's in a pod, the kubeconfig's user)")
 
 
 def test_watch_streams_changes_and_410(server: FakeApiServer, api: KubeApi) -> None:

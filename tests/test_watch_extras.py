@@ -142,6 +142,44 @@ def test_metrics_alone_export_everything(tmp_path: Path) -> None:
         extras.close()
 
 
+def test_metrics_address_is_checked_and_read_from_the_environment(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def watch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "arpwatch_lb", "watch", *args],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **env})
+
+    bad = watch("--metrics-port", "0", "--metrics-address", "node-1.example")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("arpwatch-lb: error: Invalid value for '--metrics-address'")
+    assert "'node-1.example' is not an IPv4 or IPv6 address" in bad.stderr
+    assert bad.stderr.count("\n") == 1
+    from_env = watch("--metrics-port", "0", ARPWATCH_LB_METRICS_ADDRESS="not-an-ip")
+    assert from_env.returncode == 2 and "'not-an-ip' is not an IPv4" in from_env.stderr
+    helptext = watch("--help").stdout
+    assert "--metrics-address IP" in helptext and "ARPWATCH_LB_METRICS_ADDRESS" in helptext
+
+
+def test_metrics_on_one_address_only(tmp_path: Path) -> None:
+    import socket
+
+    session = fake_session(tmp_path)
+    err = io.StringIO()
+    extras = MetricsEndpoint(session, 0, "127.0.0.2", err=err).start()
+    try:
+        port = extras.server.port
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/healthz", timeout=5) as r:
+            assert r.status == 200
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 2):
+            pass
+        assert f"metrics on http://127.0.0.2:{port}/metrics" in err.getvalue()
+    finally:
+        extras.close()
+
+
 def test_missing_extra_is_a_service_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

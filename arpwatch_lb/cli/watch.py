@@ -17,7 +17,7 @@ from ..sessions.watch_services import ServiceError
 from ..sinks.console import print_report, say
 from ..sources.errors import CaptureError
 from ..sources.link_socket import DEFAULT_RCVBUF
-from .kube_options import kubernetes_options, metrics_options
+from .kube_options import METRICS_ANY, kubernetes_options, metrics_options
 from .options import EXIT_STATUS_HELP, input_errors, interface_option, vip_option, window_option
 
 
@@ -56,7 +56,8 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
           kubernetes: bool = False, kubeconfig: str | None = None,
-          metrics_port: int | None = None, html: Path | None = None) -> None:
+          metrics_port: int | None = None, metrics_address: str = METRICS_ANY,
+          html: Path | None = None) -> None:
     """Watch ARP live: report new claimants, owner changes and fights as they happen.
 
     Passive capture (ARP only, filtered in the kernel) on every --interface,
@@ -74,7 +75,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
                       buffer_bytes=int(buffer_mb * 2**20), html=html)
     with input_errors(CaptureError, ServiceError, OSError):
         watch_run = WatchRun(cfg, kubernetes=kubernetes, kubeconfig=kubeconfig,
-                             metrics_port=metrics_port).start()
+                             metrics_port=metrics_port, metrics_host=metrics_address).start()
     signal.signal(signal.SIGINT, lambda signum, frame: watch_run.stop())
     signal.signal(signal.SIGTERM, lambda signum, frame: watch_run.stop())
     report = watch_run.run(ready=lambda names: click.echo(

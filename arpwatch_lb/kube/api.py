@@ -5,7 +5,7 @@ client is called with ``_preload_content=False`` and the JSON is parsed here),
 so :mod:`.model` reads the same shapes in tests and in clusters.  Errors are
 translated into two exceptions with one-line messages:
 
-* :class:`KubeForbidden` — HTTP 403/401, naming the missing permission;
+* :class:`KubeForbidden` — HTTP 403 naming the missing permission, or 401 (bad credentials);
 * :class:`KubeUnreachable` — connection refused, timeouts, TLS failures, 5xx.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ class KubeError(Exception):
 
 
 class KubeForbidden(KubeError):
-    """RBAC refused a request (HTTP 401/403)."""
+    """RBAC refused a request (HTTP 403) or the credentials were rejected (HTTP 401)."""
 
     what: str = ""
     """The refused request, ``verb resource [scope]``."""
@@ -63,6 +64,18 @@ def _status_message(body: Any) -> str:
     if isinstance(doc, dict) and doc.get("message"):
         return str(doc["message"])
     return ""
+
+
+def _tls_message(host: str, reason: str) -> str:
+    """One line for a TLS failure the client reports as ``SSLError``, a newline, ``[SSL: CODE] text``."""
+    text = " ".join(reason.split())
+    text = re.sub(r"^SSLError\s*|\s*\(_ssl\.c:\d+\)", "", text).strip() or "TLS error"
+    verify = re.search(r"certificate verify failed: (.*)", text)
+    if verify:
+        return (f"Kubernetes API server {host}: TLS certificate not trusted ({verify.group(1)}); "
+                "check the cluster CA: the service account's ca.crt in a pod, "
+                "certificate-authority(-data) in a kubeconfig")
+    return f"Kubernetes API server {host}: TLS failed: {text}"
 
 
 class KubeApi:
@@ -123,7 +136,12 @@ class KubeApi:
     def _translate(self, exc: Any, what: str) -> KubeError:
         status = getattr(exc, "status", 0) or 0
         msg = _status_message(getattr(exc, "body", None))
-        if status in (401, 403):
+        if status == 401:
+            return KubeForbidden(f"unauthorized: the API server rejected the credentials for "
+                                 f"'{what}'" + (f" ({msg})" if msg else "")
+                                 + "; check the token (the service account's in a pod, the "
+                                   "kubeconfig's user)")
+        if status == 403:
             forbidden = KubeForbidden(f"forbidden: RBAC does not allow '{what}'"
                                       + (f" ({msg})" if msg else "")
                                       + "; grant get/list/watch on it (deploy/10-rbac.yaml)")
@@ -131,7 +149,9 @@ class KubeApi:
             return forbidden
         if status == 410:
             return KubeGone(msg or "resourceVersion too old (410 Gone)")
-        if status == 0 or status >= 500:
+        if status == 0:  # the client's wrapping of a TLS failure: "SSLError\n[SSL: ...] ..."
+            return KubeUnreachable(_tls_message(self.host, str(getattr(exc, "reason", "") or "")))
+        if status >= 500:
             return KubeUnreachable(f"Kubernetes API server {self.host} failed: HTTP {status} "
                                    f"{getattr(exc, 'reason', '') or ''}".rstrip())
         return KubeError(f"Kubernetes API '{what}': HTTP {status} {msg or exc.reason}")

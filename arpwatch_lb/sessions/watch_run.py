@@ -46,8 +46,11 @@ class WatchRun:
         cfg.interfaces = cfg.interfaces or [default_interface()]
         check_interfaces(cfg.interfaces)
         try:
+            # The capture opens first: without CAP_NET_RAW, one line and nothing else (no
+            # API traffic).  The session pulls from the Kubernetes providers, which answer
+            # the user's --vip (and no nodes) until discovery has started.
             if self.kubernetes:
-                self.kube = KubernetesTargets(cfg.vips, self.kubeconfig, err=self.err).start()
+                self.kube = KubernetesTargets(cfg.vips, self.kubeconfig, err=self.err)
             kube = self.kube
             try:
                 self.session = self.session_factory(
@@ -58,6 +61,8 @@ class WatchRun:
             except OSError as exc:  # --write-pcap or --html not writable
                 raise CaptureError(f"{exc.filename or cfg.write_pcap or cfg.html}: "
                                    f"{exc.strerror}") from None
+            if kube is not None:
+                kube.start()
             if self.metrics_port is not None:
                 self.metrics = MetricsEndpoint(self.session, self.metrics_port, self.metrics_host,
                                                kube, err=self.err).start()

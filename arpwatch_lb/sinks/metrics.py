@@ -34,6 +34,8 @@ VIP selection at most ``max_ips`` IPs are exported (contested first).
 
 from __future__ import annotations
 
+import socket
+import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -300,8 +302,7 @@ class MetricsServer:
     def __init__(self, registry: Any, port: int, host: str = "0.0.0.0",
                  health: Callable[[], bool] = lambda: True) -> None:
         handler = type("Handler", (_Handler,), {"registry": registry, "health": staticmethod(health)})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = (_HTTPServer6 if ":" in host else _HTTPServer)((host, port), handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
         self.thread.start()
@@ -310,6 +311,27 @@ class MetricsServer:
         """Stop serving and release the port."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` without its reverse DNS lookup of the address at start.
+
+    ``HTTPServer.server_bind`` asks ``socket.getfqdn`` for a name it only uses in CGI
+    variables: seconds of resolver timeouts on a node whose DNS is slow or unreachable.
+    """
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), port
+
+
+class _HTTPServer6(_HTTPServer):
+    """The same server on an IPv6 address (``--metrics-address ::1``)."""
+
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
