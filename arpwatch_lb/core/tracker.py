@@ -32,12 +32,21 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
   machine (:mod:`arpwatch_lb.core.verdicts` with a MAC → node mapping) needs it.
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
   exact regardless.
+* Per (IP, claimant MAC), a wire fingerprint
+  (:class:`~arpwatch_lb.core.fingerprint.FingerprintTable`, ``fingerprints``):
+  requests sent from the IP, requests answered, the shape and cadence of its
+  gratuitous frames, and the VRRP adverts seen (:meth:`OwnershipTracker.feed_adverts`).
+  Each IP state caches its owner's fingerprint (``fp``), so the hot path
+  pays an attribute read and a counter or two; gratuitous frames (a few per
+  cent of the traffic) pay a method call.
 
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
 ``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
 ``record_events`` is true, rare transitions (new claimant, owner change,
-flip-flop, duplicate reply) are queued as :class:`Change` objects for
-:meth:`OwnershipTracker.drain`.
+flip-flop, duplicate reply, a VRRP split brain) are queued as :class:`Change`
+objects for :meth:`OwnershipTracker.drain`, which also names the announcers
+whose fingerprints changed since the previous drain (``announcer_identified``
+when a claimant's kind is first known or changes).
 """
 
 from __future__ import annotations
@@ -45,8 +54,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from .frames import Claim
+from .announcers import UNKNOWN
+from .fingerprint import Announcer, Fingerprint, FingerprintTable
+from .frames import Claim, VrrpAdvert
 
 __all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
 
@@ -87,13 +99,22 @@ class Change:
     """A transition worth telling someone about (a fact, not a judgement)."""
 
     kind: str
-    """``new_claimant``, ``owner_changed``, ``flip_flop`` or ``duplicate_reply``."""
+    """``new_claimant``, ``owner_changed``, ``flip_flop``, ``duplicate_reply``,
+    ``announcer_identified`` or ``vrrp_split_brain``."""
     time: float
     key: Key
     mac: bytes
     previous: bytes | None = None
     requester: bytes | None = None
     """For duplicate replies: the requester's IP."""
+    announcer: str | None = None
+    """For ``announcer_identified``: the kind now named."""
+    evidence: str | None = None
+    """For ``announcer_identified``: the evidence sentence."""
+    previous_announcer: str | None = None
+    """For ``announcer_identified``: the kind named before (None: none yet)."""
+    vrrp: dict[str, Any] | None = None
+    """For ``vrrp_split_brain``: the virtual router (the report's ``vrrp`` object form)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -122,6 +143,8 @@ class IpState:
     created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
     fight_pairs_overflow: bool = False
     """More distinct pairs fought than were remembered (policy must assume the worst)."""
+    fp: Fingerprint | None = None
+    """The owner's fingerprint (a cache of ``fingerprints.get(key, owner)``)."""
 
     @property
     def frames(self) -> int:
@@ -181,6 +204,10 @@ class OwnershipTracker:
         """Network time: the latest claim's timestamp."""
         self.claimant_pairs = 0
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
+        self.fingerprints = FingerprintTable()
+        """Wire fingerprints per (IP key, MAC) and the VRRP routers seen."""
+        self._dirty: dict[tuple[Key, bytes], None] = {}
+        """Fingerprints to name again at the next drain (``record_events`` only)."""
 
     # -- feeding ----------------------------------------------------------
 
@@ -203,8 +230,10 @@ class OwnershipTracker:
         answered = self.answered
         answered_get = answered.get
         dup_window = self.dup_window
+        record = self.record_events
+        dirty = self._dirty
         for c in claims:
-            t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
+            t, vlan, inner, op, sha, spa, tha, tpa, src, dst, length = c
             key = (vlan, inner, spa)
             st = get(key)
             if st is None:
@@ -218,15 +247,27 @@ class OwnershipTracker:
                 self._change(st, sha, t)
             if t > now:
                 now = t
+            fp = st.fp
             if spa == tpa:  # gratuitous: announces, answers nobody
                 st.gratuitous += 1
                 if op == 1:
                     st.requests += 1
                 else:
                     st.replies += 1
+                fp.gratuitous(t, op, sha, tha, dst, length)
+                if record:
+                    dirty[(key, sha)] = None
             elif op == 1:
                 st.requests += 1
                 asked[(vlan, inner, tpa, spa)] = t
+                if fp.asks:
+                    fp.asks += 1
+                else:
+                    fp.asks = 1
+                    if record:
+                        dirty[(key, sha)] = None
+                fp.ask_ip = tpa
+                fp.ask_len = length
             else:
                 st.replies += 1
                 rk = (vlan, inner, spa, tpa)
@@ -238,18 +279,83 @@ class OwnershipTracker:
                     if asked_at is None or t - asked_at > dup_window or asked_at <= prev[1]:
                         self._duplicate_reply(st, prev[0], sha, tpa, t)
                 answered[rk] = (sha, t)
+                fp.replies += 1
+                if fp.lencheck:
+                    self._reply_length(fp, key, sha, tpa, length)
             if src != sha and src is not None:
                 st.eth_mismatch += 1
         self.now = now
         if now - self._pruned > PRUNE_EVERY or len(asked) + len(answered) > MAX_PENDING:
             self._prune()
 
+    def feed_adverts(self, adverts: Iterable[VrrpAdvert]) -> None:
+        """Account VRRP advertisements (the one way VRRP facts reach the core).
+
+        Sources hand them over after the claims of the same batch.  They do
+        not move network time (``now`` follows the claims).
+        """
+        table = self.fingerprints
+        vrrp = table.vrrp
+        for a in adverts:
+            started = vrrp.feed(a)
+            if not self.record_events:
+                continue
+            if a.src_mac is not None:
+                for ip in a.addresses:
+                    key = (a.vlan, a.inner_vlan, ip)
+                    if table.find(key, a.src_mac) is not None:
+                        self._dirty[(key, a.src_mac)] = None
+            if started is not None:
+                ip = started.addresses[0] if started.addresses else a.src_ip
+                self.events.append(Change(kind="vrrp_split_brain", time=a.time,
+                                          key=(a.vlan, a.inner_vlan, ip), mac=a.src_mac or b"",
+                                          vrrp=started.doc()))
+
+    def announcer(self, key: Key, mac: bytes) -> Announcer:
+        """The announcer of ``mac``'s claims of ``key``, named from its frames."""
+        return self.fingerprints.announcer(key, mac)
+
     def drain(self) -> list[Change]:
-        """Return and forget the queued change events."""
+        """Return and forget the queued change events (naming announcers first)."""
+        if self._dirty:
+            self._identify()
         out, self.events = self.events, []
         return out
 
+    def _identify(self) -> None:
+        """``announcer_identified`` for each fingerprint touched whose kind changed."""
+        dirty, self._dirty = self._dirty, {}
+        table = self.fingerprints
+        for key, mac in dirty:
+            fp = table.find(key, mac)
+            if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
+                continue  # nothing that could name an announcer yet: skip the sentence
+            a = table.announcer(key, mac)
+            if a.kind == (fp.kind or UNKNOWN):
+                continue
+            previous, fp.kind = fp.kind, a.kind
+            self.events.append(Change(kind="announcer_identified", time=self.now, key=key,
+                                      mac=mac, announcer=a.kind, evidence=a.evidence,
+                                      previous_announcer=previous))
+
+    def _reply_length(self, fp: Fingerprint, key: Key, mac: bytes, requester: bytes,
+                      length: int) -> None:
+        """Compare a reply's length with the request it answers (Cilium's mark)."""
+        rq = self.ips.get((key[0], key[1], requester))
+        ask = rq.fp if rq is not None else None
+        if ask is None or ask.ask_ip != key[2]:
+            return  # the requester's latest request asked for another IP: no evidence
+        if ask.ask_len == length:
+            fp.same_len += 1
+        else:
+            fp.other_len += 1
+        if self.record_events:
+            self._dirty[(key, mac)] = None
+
     def _new_claimant(self, st: IpState, mac: bytes, t: float) -> None:
+        st.fp = self.fingerprints.get(st.key, mac)
+        if self.record_events:
+            self._dirty[(st.key, mac)] = None
         seen = self.mac_ips.setdefault(mac, {})
         self.claimant_pairs += 1
         self.mac_ip_counts[mac] = self.mac_ip_counts.get(mac, 0) + 1
@@ -273,6 +379,8 @@ class OwnershipTracker:
         flip = returning is not None and t - returning.last <= self.window
         if returning is None:
             self._new_claimant(st, mac, t)
+        else:
+            st.fp = self.fingerprints.get(st.key, mac)
         st.owner, st.run_first, st.run_last, st.run_frames = mac, t, t, 1
         if flip:
             st.flip_flops += 1
@@ -305,6 +413,10 @@ class OwnershipTracker:
         st.duplicate_replies += 1
         st.last_duplicate_reply = t
         _fight_pair(st, first, second)
+        self.fingerprints.answered_together(st.key, requester, first, second, t, self.dup_window)
+        if self.record_events:
+            for mac in self.fingerprints.by_key.get(st.key, ()):
+                self._dirty[(st.key, mac)] = None
         if self.record_events:
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))

@@ -24,7 +24,9 @@ Claims are handed on per 128 KiB chunk, so the tracker sees them while they
 are still in the CPU cache.  Anything unusual (stacked tags, LLC/SNAP, odd
 opcodes or sizes, malformed frames) goes through
 :func:`arpwatch_lb.core.frames.decode`, the reference decoder; property tests
-check that both paths agree.
+check that both paths agree.  So do IPv4 frames whose protocol byte is 112
+(VRRP): one more byte read per non-ARP frame.  Their advertisements are
+collected in :attr:`CaptureReader.adverts` (see :meth:`CaptureReader.take_adverts`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from ..core.frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
+from ..core.frames import (
+    LINKTYPE_ETHERNET,
+    SUPPORTED_LINKTYPES,
+    Claim,
+    VrrpAdvert,
+    count_other,
+    decode,
+    malformed_counts,
+)
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
@@ -91,6 +101,8 @@ class CaptureReader:
         self.warnings: list[str] = []
         self.error: str | None = None
         self.unsupported: set[int] = set()
+        self.adverts: list[VrrpAdvert] = []
+        """VRRP advertisements read so far and not yet taken (:meth:`take_adverts`)."""
         self.format = ""
         self.compressed = False
         self._stream = self._open()
@@ -151,6 +163,11 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Claim]:
         return chain.from_iterable(self.batches())
+
+    def take_adverts(self) -> list[VrrpAdvert]:
+        """Return and forget the VRRP advertisements read so far (in file order)."""
+        out, self.adverts = self.adverts, []
+        return out
 
     def batches(self) -> Iterator[list[Claim]]:
         """Yield the claims in file order, one list per chunk read."""
@@ -289,7 +306,7 @@ class CaptureReader:
                 counts["claims"] += 1
                 out.append(r)
             else:
-                counts[r] += 1
+                count_other(counts, r, self.adverts)
             off = p + cap
         return off
 
@@ -349,7 +366,10 @@ class CaptureReader:
                 else:
                     prevcap = cap
                     sec, frac, cap, wlen = hdr(buf, off)
-            elif e0 >= 0x06 and cap >= 14 and e0 not in tags:
+            elif e0 >= 0x06 and cap >= 14 and e0 not in tags and buf[p + 23] != 112:
+                # Not ARP, and not IPv4 protocol 112 (VRRP: decoded below).  For a
+                # record shorter than 24 bytes the byte read is stale, never out of
+                # the buffer; a stale 112 only sends the frame to decode().
                 nonarp += 1
                 off = p + cap
                 continue
@@ -371,7 +391,7 @@ class CaptureReader:
                 append(r)
             else:
                 rare += 1
-                counts[r] += 1
+                count_other(counts, r, self.adverts)
         claims = len(out) - first
         counts.update(total=claims + nonarp + rare, claims=claims, non_arp=nonarp)
         return off
@@ -396,7 +416,7 @@ class CaptureReader:
                 if r.__class__ is Claim:
                     append(r)
                 else:
-                    counts[r] += 1
+                    count_other(counts, r, self.adverts)
             pos += size
         view.release()
 
@@ -497,7 +517,7 @@ class CaptureReader:
             counts["claims"] += 1
             out.append(r)
         else:
-            counts[r] += 1
+            count_other(counts, r, self.adverts)
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper

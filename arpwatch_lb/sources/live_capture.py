@@ -5,7 +5,8 @@ interface and does the bookkeeping that ``probe`` and ``watch`` share:
 
 * :meth:`Monitor.pump` waits (select) for frames and hands every queued one
   to :func:`arpwatch_lb.core.frames.decode` with its kernel timestamp; claims go to
-  the :class:`~arpwatch_lb.core.tracker.OwnershipTracker` in batches, frame kinds
+  the :class:`~arpwatch_lb.core.tracker.OwnershipTracker` in batches (VRRP adverts
+  after them, :meth:`~arpwatch_lb.core.tracker.OwnershipTracker.feed_adverts`), frame kinds
   to the same :class:`~arpwatch_lb.sources.capture_files.FrameCounts` a replay fills, and
   the raw frames to an optional pcap writer;
 * :meth:`Monitor.read_stats` folds the kernel's ``PACKET_STATISTICS`` into
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.frames import LINKTYPE_ETHERNET, Claim, decode
+from ..core.frames import LINKTYPE_ETHERNET, Claim, VrrpAdvert, count_other, decode
 from ..core.tracker import Change, OwnershipTracker
 from ..sinks.pcap_writer import PcapWriter
 from .capture_files import FrameCounts
@@ -161,6 +162,7 @@ class Monitor:
         add = claims.append
         pcap = self.pcap
         other: dict[str, int] = {}
+        adverts: list[VrrpAdvert] = []
         for t, data, wire, _out in batch:
             if pcap is not None:
                 pcap.write(t, data, wire)
@@ -168,13 +170,15 @@ class Monitor:
             if r.__class__ is Claim:
                 add(r)  # type: ignore[arg-type]
             else:
-                other[r] = other.get(r, 0) + 1  # type: ignore[index,arg-type]
+                count_other(other, r, adverts)  # type: ignore[arg-type]
         counts["total"] += len(batch)
         counts["claims"] += len(claims)
         if other:
             counts.update(other)
         link.frames += len(batch)
         self.tracker.feed_all(claims)
+        if adverts:
+            self.tracker.feed_adverts(adverts)
         if self.on_claims is not None and claims:
             self.on_claims(claims, link.name)
         if self.on_changes is not None and self.tracker.record_events:
