@@ -16,7 +16,7 @@ drops an IP's fingerprints in one call.
 Announcements are grouped into *ticks*: frames closer than ``TICK_GAP``
 seconds.  A tick of one frame is a *single*; op=1 then op=2, both with the
 target MAC broadcast, a *pair*; three or more op=1 (target MAC broadcast) a
-*burst*.  The shapes, from the field notes (shared/docs/field-notes.md, "Who
+*burst* (up to ``BURST_MAX``: more is a storm, no announcer's shape).  The shapes, from the field notes (shared/docs/field-notes.md, "Who
 sends what"):
 
 * **kube-vip** — singles every ``vip_arpRate`` (default 3 s, at least
@@ -77,7 +77,8 @@ Key = tuple[int | None, int | None, bytes]
 
 TICK_GAP = 0.1  # s: announcements closer than this are one tick (a pair, a burst)
 PAIR_CADENCE = (0.9, 1.4)  # s between two MetalLB pairs (its 1.1 s ticker)
-BURST_MIN = 3  # op=1 announcements in one tick that make a keepalived burst
+BURST_MIN = 3  # op=1 announcements in one tick that make a keepalived burst ...
+BURST_MAX = 16  # ... and at most this many (garp_master_repeat, default 5): more is a storm
 BURST_REPEAT = (3.0, 8.0)  # s between keepalived's two bursts (garp_master_delay, 5 s)
 MIN_RATE = 0.45  # s: kube-vip's shortest period (vip_arpRate 500 ms), with slack
 STEADY = 0.15  # two gaps within this fraction of each other make a steady period
@@ -202,7 +203,7 @@ class Announcements:
                 self.pair_gap = t0 - self.pair_t
             self.pair_t = t0
             self.pairs += 1
-        elif n >= BURST_MIN and self.tick_all_req:
+        elif BURST_MIN <= n <= BURST_MAX and self.tick_all_req:
             if self.burst_t is not None and BURST_REPEAT[0] <= t0 - self.burst_t <= BURST_REPEAT[1]:
                 self.burst_repeats += 1
             self.burst_t = t0
@@ -212,13 +213,19 @@ class Announcements:
             self.mixed += 1
         self.tick_n = 0
 
-    def folded(self) -> Announcements:
-        """A copy with the open tick folded in (what the frames so far amount to)."""
+    def folded(self, now: float | None = None) -> Announcements:
+        """A copy with the open tick folded in: what the frames so far amount to.
+
+        ``now`` (network time, live): a tick of several frames is folded only
+        once ``TICK_GAP`` has passed since its last frame — until then it may
+        still grow from a burst into a storm.  ``None``: the frames are all
+        there is (a report), so every tick is folded.
+        """
         new = Announcements.__new__(Announcements)
         for name in Announcements.__slots__:
             setattr(new, name, getattr(self, name))
         new.codes = list(self.codes)
-        if new.tick_n:
+        if new.tick_n and (now is None or new.tick_n == 1 or now - new.last > TICK_GAP):
             new._close()
         return new
 
@@ -227,7 +234,7 @@ class Announcements:
     def cilium_shaped(self) -> bool:
         """Only single op=2 broadcast announcements, none within CILIUM_QUIET of another."""
         return (self.codes[REP_BCAST] == self.frames == self.singles + self.tick_n
-                and (self.min_gap is None or self.min_gap >= CILIUM_QUIET))
+                and self.tick_n <= 1 and (self.min_gap is None or self.min_gap >= CILIUM_QUIET))
 
     def kernel_like(self) -> bool:
         """Only RFC 5227-style announcements (op=1, target MAC zero), if any."""
@@ -406,8 +413,12 @@ class FingerprintTable:
         return bool(fp.garps is not None or fp.asks or fp.same_len or key in self.shared
                     or self.vrrp.groups or mac[:5] == VRRP_MAC_PREFIX)
 
-    def announcer(self, key: Key, mac: bytes) -> Announcer:
-        """Name the announcer of ``mac``'s claims of ``key`` (see the module docstring)."""
+    def announcer(self, key: Key, mac: bytes, now: float | None = None) -> Announcer:
+        """Name the announcer of ``mac``'s claims of ``key`` (see the module docstring).
+
+        ``now``: network time while frames still arrive (see :meth:`Announcements.folded`);
+        None for a report.
+        """
         fp = self.find(key, mac)
         if fp is None:
             return Announcer(UNKNOWN, "nothing kept about this MAC for this address")
@@ -420,7 +431,7 @@ class FingerprintTable:
             found.setdefault(KEEPALIVED, []).append(
                 f"its VRRP adverts for VRID {vrid} (priority {prio}) list this address "
                 f"({n} seen)")
-        g = fp.garps.folded() if fp.garps is not None else None
+        g = fp.garps.folded(now) if fp.garps is not None else None
         cilium_note = ""
         if g is not None:
             for kind, text in ((KUBE_VIP, g.kube_vip()), (METALLB, g.metallb()),

@@ -330,7 +330,7 @@ class OwnershipTracker:
             fp = table.find(key, mac)
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence
-            a = table.announcer(key, mac)
+            a = table.announcer(key, mac, self.now)
             if a.kind == (fp.kind or UNKNOWN):
                 continue
             previous, fp.kind = fp.kind, a.kind
