@@ -16,8 +16,8 @@ drops an IP's fingerprints in one call.
 Announcements are grouped into *ticks*: frames closer than ``TICK_GAP``
 seconds.  A tick of one frame is a *single*; op=1 then op=2, both with the
 target MAC broadcast, a *pair*; three or more op=1 (target MAC broadcast) a
-*burst* (up to ``BURST_MAX``: more is a storm, no announcer's shape).  The shapes, from the field notes (shared/docs/field-notes.md, "Who
-sends what"):
+*burst* (up to ``BURST_MAX``: more is a storm, no announcer's shape).  The
+shapes, from the field notes (shared/docs/field-notes.md, "Who sends what"):
 
 * **kube-vip** — singles every ``vip_arpRate`` (default 3 s, at least
   0.5 s), opcodes alternating process-wide between op=2 with the target MAC
@@ -244,6 +244,8 @@ class Announcements:
         """The kube-vip evidence, or None."""
         if self.singles < 3 or self.pairs or self.bursts:
             return None
+        if self.codes[REQ_BCAST] + self.codes[REP_OWN] != self.frames:
+            return None  # kube-vip sends only these two shapes
         if self.alternations >= 2 and self.period is not None:
             return (f"GARP op2/op1 alternating every {self._rate():.1f} s "
                     f"({self.singles} seen)")

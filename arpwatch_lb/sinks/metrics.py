@@ -11,6 +11,8 @@ README.md ("Kubernetes", "Metrics") has the table and the PromQL):
 
 * per IP: ``arpwatch_lb_ip_claimants``, ``_ip_claimant_nodes``,
   ``_ip_claimant_frames_total{mac,node}``, ``_ip_owner_info{mac,node}``,
+  ``_ip_claimant_info{mac,node,announcer}`` (the announcer named by the MAC's
+  frames, :mod:`arpwatch_lb.core.fingerprint`; ``unknown`` until known),
   ``_ip_owner_changes_total``, ``_ip_flip_flops_total``,
   ``_ip_duplicate_replies_total``, ``_ip_contested`` (1 while two or more
   nodes fight: the last flip-flop or duplicate reply within the window);
@@ -42,7 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from ..core.addresses import format_ip, format_mac
-from ..core.tracker import IpState, OwnershipTracker
+from ..core.fingerprint import Announcer
+from ..core.tracker import IpState, Key, OwnershipTracker
 from ..core.verdicts import CONTESTED, verdict
 
 try:
@@ -97,6 +100,8 @@ class IpSample:
     flip_flops: int
     duplicate_replies: int
     contested: bool
+    announcers: tuple[tuple[str, str, str], ...] = ()
+    """(mac, node, announcer kind) of the MACs with their own ``mac`` label."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +139,14 @@ def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
 
 
 def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
-            max_macs: int) -> IpSample:
+            max_macs: int, announcer: Callable[[Key, bytes], Announcer]) -> IpSample:
     vlan, inner, ip = st.key
     macs = list(dict.fromkeys([st.owner, *st.closed]))
     distinct = len({nodes[m] for m in macs if m in nodes}) + sum(1 for m in macs if m not in nodes)
     last_fight = max(st.last_flip_flop or -1e18, st.last_duplicate_reply or -1e18)
     frames, labelled = _bounded_macs(st, nodes, max_macs)
+    kinds = tuple((format_mac(m), nodes.get(m, ""), announcer(st.key, m).kind)
+                  for m in st.claimants() if m in labelled)
     return IpSample(
         vip=format_ip(ip),
         vlan="" if vlan is None else (str(vlan) if inner is None else f"{vlan}.{inner}"),
@@ -149,6 +156,7 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
         contested=(verdict(st, nodes) == CONTESTED and distinct > 1
                    and now - last_fight <= horizon),
+        announcers=kinds,
     )
 
 
@@ -193,7 +201,8 @@ def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mappin
         states.sort(key=lambda s: (-(s.flip_flops + s.duplicate_replies), -s.changes, s.key))
         states = states[:max_ips]
     now = tracker.now
-    samples = [_sample(st, node_map, now, horizon, max_macs) for st in states]
+    samples = [_sample(st, node_map, now, horizon, max_macs, tracker.announcer)
+               for st in states]
     frames = dict(counts or {})
     frames.setdefault("claims", sum(st.frames for st in list(tracker.ips.values())))
     fields = dict(extra)
@@ -233,6 +242,10 @@ class TrackerCollector:
                                      "the rest summed as mac=\"other\").", labels=macl)
         owner = GaugeMetricFamily("arpwatch_lb_ip_owner_info",
                                   "The MAC (and node) that claimed the IP last.", labels=macl)
+        claimant = GaugeMetricFamily("arpwatch_lb_ip_claimant_info",
+                                     "The announcer a claimant's frames name (metallb, kube-vip, "
+                                     "cilium, keepalived, kernel or unknown).",
+                                     labels=[*macl, "announcer"])
         changes = CounterMetricFamily("arpwatch_lb_ip_owner_changes",
                                       "Ownership changes of the IP.", labels=ipl)
         flips = CounterMetricFamily("arpwatch_lb_ip_flip_flops",
@@ -251,11 +264,13 @@ class TrackerCollector:
             for mac, node, n in s.macs:
                 frames.add_metric([*base, mac, node], n)
             owner.add_metric([*base, s.owner, s.owner_node], 1)
+            for mac, node, kind in s.announcers:
+                claimant.add_metric([*base, mac, node, kind], 1)
             changes.add_metric(base, s.changes)
             flips.add_metric(base, s.flip_flops)
             dups.add_metric(base, s.duplicate_replies)
             contested.add_metric(base, 1 if s.contested else 0)
-        yield from (claimants, nodes, frames, owner, changes, flips, dups, contested)
+        yield from (claimants, nodes, frames, owner, claimant, changes, flips, dups, contested)
         kinds = CounterMetricFamily("arpwatch_lb_frames", "Frames read, by kind.", labels=["kind"])
         for k, v in sorted(snap.frames.items()):
             kinds.add_metric([k], v)
