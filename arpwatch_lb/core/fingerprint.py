@@ -52,12 +52,19 @@ Cilium answer requests too, and their announcements may have been before
 the capture started.
 
 **VRRP.**  :class:`VrrpTable` keeps per (VLAN, VRID) the routers that
-advertise it (source IP, MAC, priority, interval, addresses).  A router
-whose advert arrives while another router of the same VRID with a non-zero
-priority advertised within three intervals is *concurrent*; three
-concurrent adverts in a row from one router make a **split brain** (both
-think they are MASTER).  A preempting MASTER overlaps its predecessor for
-one advert at most; a resigning MASTER sends priority 0.
+advertise it (source IP, MAC, priority, interval, addresses).  Only the
+MASTER advertises, so consecutive adverts of a VRID come from one router;
+a *hand-over* is an advert from another router than the previous advert's,
+while that one had not resigned (priority 0) and had advertised within the
+master-down interval (three intervals, plus ``TAKEOVER_SLACK``).  A
+preempting MASTER makes one hand-over; a failover after a resignation or a
+silence makes none.  A second hand-over within ``SPLIT_SWITCHES`` intervals
+of the first means two routers keep advertising: a **split brain** (both
+think they are MASTER).  Two MASTERs that cannot hear each other alternate
+(A B A B), and two keepalived that drop each other's adverts (different
+passwords) interleave in runs — each resets its own advert timer on every
+packet it reads, so the lab shows A A A B B B A — both give hand-overs
+every few seconds.
 """
 
 from __future__ import annotations
@@ -85,7 +92,8 @@ STEADY = 0.15  # two gaps within this fraction of each other make a steady perio
 DEFAULT_PERIOD = (2.7, 3.3)  # s: kube-vip's default period (vip_arpRate 3000 ms)
 CILIUM_QUIET = 5.0  # s: Cilium announces once per take-over
 EVERY_NODE = 3  # MACs answering one request that make the "every node answers" hint
-SPLIT_STREAK = 3  # concurrent adverts in a row from one router that make a split brain
+TAKEOVER_SLACK = 1.0  # s beyond three advert intervals (VRRP's master-down interval, skew < 1 s)
+SPLIT_SWITCHES = 10  # advert intervals within which a second hand-over makes a split brain
 MAX_VRRP_GROUPS = 1024  # (VLAN, VRID) pairs remembered; later ones are counted only
 MAX_VRRP_SOURCES = 8  # routers remembered per VRID
 
@@ -489,7 +497,7 @@ class VrrpSource:
     """One router advertising a VRID."""
 
     __slots__ = ("addresses", "adverts", "first", "interval", "ip", "last", "mac", "priority",
-                 "resigned", "streak")
+                 "resigned")
 
     def __init__(self, ip: bytes, mac: bytes | None, t: float) -> None:
         self.ip = ip
@@ -501,16 +509,14 @@ class VrrpSource:
         self.interval = 1.0
         self.adverts = 0
         self.first = self.last = t
-        self.streak = 0
-        """Adverts in a row sent while another router of the VRID was live."""
         self.addresses: tuple[bytes, ...] = ()
 
 
 class VrrpGroup:
     """One virtual router: a (VLAN, inner VLAN, VRID) and the routers advertising it."""
 
-    __slots__ = ("addresses", "inner_vlan", "sources", "split", "split_first", "split_last",
-                 "splits", "version", "vlan", "vrid")
+    __slots__ = ("addresses", "handover", "inner_vlan", "latest", "sources", "split",
+                 "split_first", "split_last", "splits", "version", "vlan", "vrid")
 
     def __init__(self, vlan: int | None, inner: int | None, vrid: int) -> None:
         self.vlan, self.inner_vlan, self.vrid = vlan, inner, vrid
@@ -524,11 +530,10 @@ class VrrpGroup:
         """Split-brain episodes seen."""
         self.split_first: float | None = None
         self.split_last: float | None = None
-
-    def live(self, t: float, but: VrrpSource) -> list[VrrpSource]:
-        """Other routers with a non-zero priority that advertised within three intervals."""
-        return [s for s in self.sources.values() if s is not but and not s.resigned
-                and t - s.last <= 3 * max(s.interval, but.interval, 0.1)]
+        self.latest: VrrpSource | None = None
+        """The router of the latest advert."""
+        self.handover: float | None = None
+        """Time of the latest hand-over."""
 
     def doc(self) -> dict[str, Any]:
         """The report's JSON object for this virtual router."""
@@ -575,22 +580,27 @@ class VrrpTable:
         if a.priority:
             s.priority = a.priority
         s.resigned = not a.priority
-        s.interval, s.adverts, s.last = a.interval, s.adverts + 1, a.time
         if a.addresses:
             s.addresses = a.addresses
-        others = g.live(a.time, s) if a.priority else []
-        s.streak = s.streak + 1 if others else 0
-        if s.streak >= SPLIT_STREAK:
-            g.split_last = a.time
-            if g.split_first is None:
-                g.split_first = a.time
-            if not g.split:
-                g.split = True
-                g.splits += 1
-                return g
-        elif not others:
+        t, iv = a.time, max(a.interval, 0.1)
+        prev = g.latest
+        started = None
+        if (a.priority and prev is not None and prev is not s and not prev.resigned
+                and t - prev.last <= 3 * max(iv, prev.interval) + TAKEOVER_SLACK):
+            if g.handover is not None and t - g.handover <= SPLIT_SWITCHES * iv:
+                g.split_last = t
+                if g.split_first is None:
+                    g.split_first = t
+                if not g.split:
+                    g.split = True
+                    g.splits += 1
+                    started = g
+            g.handover = t
+        elif g.split and (g.handover is None or t - g.handover > SPLIT_SWITCHES * iv):
             g.split = False
-        return None
+        s.interval, s.adverts, s.last = a.interval, s.adverts + 1, t
+        g.latest = s
+        return started
 
     def listing(self, key: Key, mac: bytes) -> tuple[int, int, int] | None:
         """(VRID, priority, adverts) of a router with ``mac`` whose adverts list ``key``'s IP."""
