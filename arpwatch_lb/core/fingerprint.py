@@ -133,8 +133,8 @@ class Announcements:
 
     __slots__ = ("alternations", "burst_max", "burst_repeats", "burst_t", "bursts", "codes",
                  "first", "frames", "last", "min_gap", "mixed", "pair_cadence", "pair_gap",
-                 "pair_t", "pairs", "period", "short", "single_code", "single_t", "singles",
-                 "steady", "steady_period", "tick_all_req", "tick_first", "tick_last", "tick_n",
+                 "pair_t", "pairs", "period", "short", "single_code", "single_other", "single_own",
+                 "single_t", "singles", "steady", "steady_period", "tick_all_req", "tick_first", "tick_last", "tick_n",
                  "tick_t")
 
     def __init__(self) -> None:
@@ -149,6 +149,10 @@ class Announcements:
         self.tick_first = self.tick_last = 0
         self.tick_all_req = True
         self.singles = self.pairs = self.bursts = self.mixed = 0
+        self.single_own = 0
+        """Singles that were op=2 with the target MAC = own MAC."""
+        self.single_other = 0
+        """Singles of neither kube-vip shape (op=2 own MAC, op=1 broadcast)."""
         self.min_gap: float | None = None
         """Smallest gap between two ticks."""
         self.single_t: float | None = None
@@ -205,6 +209,10 @@ class Announcements:
                 self.period = gap
             self.single_t, self.single_code = t0, code
             self.singles += 1
+            if code == REP_OWN:
+                self.single_own += 1
+            elif code != REQ_BCAST:
+                self.single_other += 1
         elif n == 2 and self.tick_first == REQ_BCAST and self.tick_last == REP_BCAST:
             if self.pair_t is not None and PAIR_CADENCE[0] <= t0 - self.pair_t <= PAIR_CADENCE[1]:
                 self.pair_cadence += 1
@@ -250,18 +258,16 @@ class Announcements:
 
     def kube_vip(self) -> str | None:
         """The kube-vip evidence, or None."""
-        if self.singles < 3 or self.pairs or self.bursts:
-            return None
-        if self.codes[REQ_BCAST] + self.codes[REP_OWN] != self.frames:
-            return None  # kube-vip sends only these two shapes
+        if self.singles < 3 or self.single_other:
+            return None  # kube-vip sends singles of two shapes only
         if self.alternations >= 2 and self.period is not None:
             return (f"GARP op2/op1 alternating every {self._rate():.1f} s "
                     f"({self.singles} seen)")
         if self.steady and self.steady_period >= MIN_RATE:
-            own = self.codes[REP_OWN]
+            own = self.single_own
             if own or DEFAULT_PERIOD[0] <= self.steady_period <= DEFAULT_PERIOD[1]:
-                shape = ("op2 with target MAC = own MAC" if own == self.frames else
-                         "op1" if self.codes[REQ_BCAST] == self.frames else "op1/op2")
+                shape = ("op2 with target MAC = own MAC" if own == self.singles else
+                         "op1" if not own else "op1/op2")
                 return f"GARP {shape} every {self.steady_period:.1f} s ({self.singles} seen)"
         return None
 
