@@ -226,7 +226,7 @@ def test_a_reply_to_a_request_for_another_ip_is_no_length_evidence() -> None:
 def test_requests_from_the_address_name_the_kernel() -> None:
     tr = fed(request(T0, vip=ip("192.0.2.1")))
     assert tr.announcer((None, None, CLIENT_IP), CLIENT) == (
-        "kernel", "sends ARP requests from this address (1 seen): a host's own address")
+        "kernel", "sends ARP requests from this address: a host's own address")
 
 
 def test_replies_alone_name_nothing() -> None:

@@ -134,8 +134,8 @@ class Announcements:
     __slots__ = ("alternations", "burst_max", "burst_repeats", "burst_t", "bursts", "codes",
                  "first", "frames", "last", "min_gap", "mixed", "pair_cadence", "pair_gap",
                  "pair_t", "pairs", "period", "short", "single_code", "single_other", "single_own",
-                 "single_t", "singles", "steady", "steady_period", "tick_all_req", "tick_first", "tick_last", "tick_n",
-                 "tick_t")
+                 "single_t", "singles", "steady", "steady_period", "tick_all_req", "tick_first",
+                 "tick_last", "tick_n", "tick_t")
 
     def __init__(self) -> None:
         self.frames = 0
@@ -299,16 +299,12 @@ class Announcements:
 class Fingerprint:
     """What one MAC did for one IP (counters; announcements created on the first one)."""
 
-    __slots__ = ("ask_ip", "ask_len", "asks", "garps", "kind", "lencheck", "other_len",
-                 "replies", "same_len")
+    __slots__ = ("ask_len", "garps", "kind", "lencheck", "other_len", "replies", "same_len")
 
     def __init__(self) -> None:
-        self.asks = 0
-        """ARP requests this MAC sent *from* the IP (not gratuitous)."""
-        self.ask_ip = b""
-        """Target IP of the latest of them."""
         self.ask_len = 0
-        """Frame length of the latest of them."""
+        """Frame length of the latest ARP request this MAC sent *from* the IP (not
+        gratuitous); 0: it sent none.  One store per request is all the hot path pays."""
         self.replies = 0
         """Requests answered (non-gratuitous replies, and answers to others' GARPs)."""
         self.same_len = 0
@@ -426,7 +422,7 @@ class FingerprintTable:
         A cheap test that spares :meth:`announcer` (and its sentence) for
         claimants that so far only answered requests.
         """
-        return bool(fp.garps is not None or fp.asks or fp.same_len or key in self.shared
+        return bool(fp.garps is not None or fp.ask_len or fp.same_len or key in self.shared
                     or self.vrrp.groups or mac[:5] == VRRP_MAC_PREFIX)
 
     def announcer(self, key: Key, mac: bytes, now: float | None = None) -> Announcer:
@@ -467,9 +463,8 @@ class FingerprintTable:
                     cilium_note = (f"{once} (Cilium-shaped), no answered request seen to "
                                    "compare lengths")
         if not found:
-            if fp.asks and (g is None or g.kernel_like()):
-                found[KERNEL] = [f"sends ARP requests from this address ({fp.asks} seen): "
-                                 "a host's own address"]
+            if fp.ask_len and (g is None or g.kernel_like()):
+                found[KERNEL] = ["sends ARP requests from this address: a host's own address"]
             elif fp.replies and (n := self.every_node(key)):
                 found[KERNEL] = [f"one of {n} MACs answering the same request while nobody "
                                  "announces the address (every node's kernel answers)"]
@@ -480,8 +475,8 @@ class FingerprintTable:
                 parts.append(cilium_note)
             elif g is not None:
                 parts.append(f"{g.describe()}, no known announcer's shape or cadence")
-            if fp.asks:
-                parts.append(f"{_s(fp.asks, 'request')} sent from this address")
+            if fp.ask_len:
+                parts.append("requests sent from this address")
             if fp.replies:
                 parts.append(f"{_s(fp.replies, 'request')} answered")
             return Announcer(UNKNOWN, "no distinctive evidence: " + ("; ".join(parts) or

@@ -260,13 +260,8 @@ class OwnershipTracker:
             elif op == 1:
                 st.requests += 1
                 asked[(vlan, inner, tpa, spa)] = t
-                if fp.asks:
-                    fp.asks += 1
-                else:
-                    fp.asks = 1
-                    if record:
-                        dirty[(key, sha)] = None
-                fp.ask_ip = tpa
+                if record and not fp.ask_len:
+                    dirty[(key, sha)] = None
                 fp.ask_len = length
             else:
                 st.replies += 1
@@ -340,12 +335,18 @@ class OwnershipTracker:
 
     def _reply_length(self, fp: Fingerprint, key: Key, mac: bytes, requester: bytes,
                       length: int) -> None:
-        """Compare a reply's length with the request it answers (Cilium's mark)."""
-        rq = self.ips.get((key[0], key[1], requester))
-        ask = rq.fp if rq is not None else None
-        if ask is None or ask.ask_ip != key[2]:
-            return  # the requester's latest request asked for another IP: no evidence
-        if ask.ask_len == length:
+        """Compare a reply's length with the request it answers (Cilium's mark).
+
+        The requester's fingerprint keeps the length of its latest request;
+        that is the request answered when the latest claim of the requester's
+        IP is the request for this IP (same timestamp in ``asked``).
+        Otherwise — it claimed anything since — there is no evidence.
+        """
+        vlan, inner, ip = key
+        rq = self.ips.get((vlan, inner, requester))
+        if rq is None or rq.fp is None or self.asked.get((vlan, inner, ip, requester)) != rq.run_last:
+            return
+        if rq.fp.ask_len == length:
             fp.same_len += 1
         else:
             fp.other_len += 1
