@@ -92,6 +92,7 @@ STEADY = 0.15  # two gaps within this fraction of each other make a steady perio
 DEFAULT_PERIOD = (2.7, 3.3)  # s: kube-vip's default period (vip_arpRate 3000 ms)
 CILIUM_QUIET = 5.0  # s: Cilium announces once per take-over
 EVERY_NODE = 3  # MACs answering one request that make the "every node answers" hint
+MAX_SHARED = 64  # MACs remembered answering one request (forged replies must not grow it)
 TAKEOVER_SLACK = 1.0  # s beyond three advert intervals (VRRP's master-down interval, skew < 1 s)
 SPLIT_SWITCHES = 10  # advert intervals within which a second hand-over makes a split brain
 MAX_VRRP_GROUPS = 1024  # (VLAN, VRID) pairs remembered; later ones are counted only
@@ -110,7 +111,6 @@ _SHAPE_WORDS = {REQ_BCAST: "op1 (target MAC broadcast)", REP_BCAST: "op2 (target
                 REP_OWN: "op2 (target MAC = own MAC)", REQ_ZERO: "op1 (target MAC zero)",
                 OTHER: "of another shape"}
 
-SINGLE, PAIR, BURST, MIXED = range(4)
 HINT_EVERY_NODE = "every node answers — kube-proxy IPVS without strictARP?"
 ORDER = (KEEPALIVED, KUBE_VIP, METALLB, CILIUM, KERNEL)
 
@@ -400,7 +400,8 @@ class FingerprintTable:
         if sh.requester != requester or t - sh.t > window or first not in sh.macs:
             sh.requester, sh.macs = requester, {first}
         sh.t = t
-        sh.macs.add(second)
+        if len(sh.macs) < MAX_SHARED:
+            sh.macs.add(second)
         sh.most = max(sh.most, len(sh.macs))
 
     def every_node(self, key: Key) -> int:
