@@ -112,6 +112,7 @@ _SHAPE_WORDS = {REQ_BCAST: "op1 (target MAC broadcast)", REP_BCAST: "op2 (target
                 OTHER: "of another shape"}
 
 HINT_EVERY_NODE = "every node answers — kube-proxy IPVS without strictARP?"
+ASKS = "sends ARP requests from this address: a host's own address"
 ORDER = (KEEPALIVED, KUBE_VIP, METALLB, CILIUM, KERNEL)
 
 
@@ -435,6 +436,10 @@ class FingerprintTable:
         fp = self.find(key, mac)
         if fp is None:
             return Announcer(UNKNOWN, "nothing kept about this MAC for this address")
+        if (fp.garps is None and fp.ask_len and not self.vrrp.groups
+                and mac[:5] != VRRP_MAC_PREFIX):  # most claimants: a host's own address
+            return Announcer(KERNEL, ASKS + (f"; {_s(fp.replies, 'request')} answered"
+                                             if fp.replies else ""))
         found: dict[str, list[str]] = {}
         if mac[:5] == VRRP_MAC_PREFIX:
             found[KEEPALIVED] = [f"claims from the VRRP virtual MAC of VRID {mac[5]}"]
@@ -465,7 +470,7 @@ class FingerprintTable:
                                    "compare lengths")
         if not found:
             if fp.ask_len and (g is None or g.kernel_like()):
-                found[KERNEL] = ["sends ARP requests from this address: a host's own address"]
+                found[KERNEL] = [ASKS]
             elif fp.replies and (n := self.every_node(key)):
                 found[KERNEL] = [f"one of {n} MACs answering the same request while nobody "
                                  "announces the address (every node's kernel answers)"]
