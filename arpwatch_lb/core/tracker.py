@@ -219,7 +219,9 @@ class OwnershipTracker:
         """Account every claim of an iterable, in order.
 
         The hot path: another claim by the current owner costs one dict
-        lookup and two attribute writes.  Everything rarer is a method call.
+        lookup and two attribute writes, and its fingerprint (cached on the IP
+        state) one store for a request or a counter for a reply.  Everything
+        rarer — gratuitous frames included — is a method call.
         """
         ips = self.ips
         get = ips.get
@@ -417,8 +419,7 @@ class OwnershipTracker:
         self.fingerprints.answered_together(st.key, requester, first, second, t, self.dup_window)
         if self.record_events:
             for mac in self.fingerprints.by_key.get(st.key, ()):
-                self._dirty[(st.key, mac)] = None
-        if self.record_events:
+                self._dirty[(st.key, mac)] = None  # "every node answers" may name them all
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))
 
