@@ -233,17 +233,17 @@ def test_replies_alone_name_nothing() -> None:
     tr = fed(request(T0), reply(T0 + 0.0001, A), reply(T0 + 0.0002, B))
     for m in (A, B):
         assert tr.announcer(KEY, m) == ("unknown", "no distinctive evidence: 1 request answered")
-    assert tr.fingerprints.hint(KEY) is None
+    assert tr.announcer_hint(KEY) is None
 
 
 def test_three_macs_answering_one_request_is_every_node() -> None:
     frames = [request(T0), reply(T0 + 0.0001, A), reply(T0 + 0.0002, B), reply(T0 + 0.0003, C)]
     tr = fed(*frames)
     assert [kind(tr, m) for m in (A, B, C)] == ["kernel"] * 3
-    assert tr.fingerprints.hint(KEY) == HINT_EVERY_NODE
+    assert tr.announcer_hint(KEY) == HINT_EVERY_NODE
     # ... unless one of them announces the address: then it is an announcer's VIP.
     tr = fed(claim(T0 - 5, A, VIP, op=1), *frames)
-    assert tr.fingerprints.hint(KEY) is None and kind(tr, B) == "unknown"
+    assert tr.announcer_hint(KEY) is None and kind(tr, B) == "unknown"
 
 
 def test_rfc5227_announcements_and_requests_name_the_kernel() -> None:
@@ -275,10 +275,12 @@ def test_evict_forgets_an_ip() -> None:
     table = FingerprintTable()
     table.get(KEY, A)
     table.get(KEY, B)
+    table.get((None, None, CLIENT_IP), CLIENT)
     table.answered_together(KEY, CLIENT_IP, A, B, T0, 1.0)
-    assert len(table) == 2
-    table.evict(KEY)
-    assert len(table) == 0 and table.find(KEY, A) is None and not table.shared
+    assert len(table) == 3
+    table.evict(KEY, [A, B])
+    assert len(table) == 1
+    assert table.find(KEY, A) is None and not table.shared
 
 
 # -- VRRP ----------------------------------------------------------------------

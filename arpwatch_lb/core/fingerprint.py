@@ -9,9 +9,9 @@ keeps a few counters (requests the MAC sent *from* the IP, requests it
 answered, how long its replies were against the request) and, created only
 once the MAC announces the IP, an :class:`Announcements` record of its
 gratuitous frames.  Both are O(1) in memory: counters and a few last
-timestamps, never a list of frames.  Every fingerprint lives in one
-:class:`FingerprintTable` (``table.by_key[key][mac]``); :meth:`FingerprintTable.evict`
-drops an IP's fingerprints in one call.
+timestamps, never a list of frames.  Every fingerprint lives in one dict of
+one :class:`FingerprintTable` (``table.fps[key, mac]``, about 200 bytes per
+claimant); :meth:`FingerprintTable.evict` drops an IP's fingerprints.
 
 Announcements are grouped into *ticks*: frames closer than ``TICK_GAP``
 seconds.  A tick of one frame is a *single*; op=1 then op=2, both with the
@@ -69,7 +69,7 @@ every few seconds.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from .addresses import format_ip, format_mac
@@ -357,40 +357,40 @@ class _Shared:
 
 
 class FingerprintTable:
-    """Every fingerprint, per IP key then MAC, plus the VRRP routers seen.
+    """Every fingerprint, keyed by (IP key, MAC), plus the VRRP routers seen.
 
     Created lazily: a (key, MAC) gets a :class:`Fingerprint` when it first
     claims the IP.  :meth:`evict` forgets an IP (a memory bound for address
-    sprays calls it with the tracker's own eviction).
+    sprays calls it with the tracker's own eviction, with the IP's MACs).
+    Methods that look at all claimants of an IP take its MACs (the tracker
+    knows them).
     """
 
     def __init__(self) -> None:
-        self.by_key: dict[Key, dict[bytes, Fingerprint]] = {}
+        self.fps: dict[tuple[Key, bytes], Fingerprint] = {}
         self.shared: dict[Key, _Shared] = {}
+        """IPs for which two or more MACs answered one request (rare)."""
         self.vrrp = VrrpTable()
 
     def get(self, key: Key, mac: bytes) -> Fingerprint:
         """The fingerprint of ``mac`` for ``key``, created if missing."""
-        macs = self.by_key.get(key)
-        if macs is None:
-            macs = self.by_key[key] = {}
-        fp = macs.get(mac)
+        fp = self.fps.get((key, mac))
         if fp is None:
-            fp = macs[mac] = Fingerprint()
+            fp = self.fps[key, mac] = Fingerprint()
         return fp
 
     def find(self, key: Key, mac: bytes) -> Fingerprint | None:
         """The fingerprint if there is one."""
-        macs = self.by_key.get(key)
-        return None if macs is None else macs.get(mac)
+        return self.fps.get((key, mac))
 
-    def evict(self, key: Key) -> None:
-        """Forget every fingerprint of ``key`` (the eviction hook)."""
-        self.by_key.pop(key, None)
+    def evict(self, key: Key, macs: Iterable[bytes]) -> None:
+        """Forget the fingerprints of ``key``'s ``macs`` (the eviction hook)."""
+        for mac in macs:
+            self.fps.pop((key, mac), None)
         self.shared.pop(key, None)
 
     def __len__(self) -> int:
-        return sum(len(m) for m in self.by_key.values())
+        return len(self.fps)
 
     def answered_together(self, key: Key, requester: bytes, first: bytes, second: bytes,
                           t: float, window: float) -> None:
@@ -405,18 +405,22 @@ class FingerprintTable:
             sh.macs.add(second)
         sh.most = max(sh.most, len(sh.macs))
 
-    def every_node(self, key: Key) -> int:
-        """How many MACs answered one request, if that makes the "every node" hint; else 0."""
+    def every_node(self, key: Key, macs: Iterable[bytes]) -> int:
+        """How many MACs answered one request, if that makes the "every node" hint; else 0.
+
+        ``macs``: every claimant of ``key`` (none of them may announce it).
+        """
         sh = self.shared.get(key)
         if sh is None or sh.most < EVERY_NODE:
             return 0
-        if any(fp.garps is not None for fp in self.by_key.get(key, {}).values()):
+        fps = self.fps
+        if any((fp := fps.get((key, m))) is not None and fp.garps is not None for m in macs):
             return 0
         return sh.most
 
-    def hint(self, key: Key) -> str | None:
-        """The IP's announcer hint, or None."""
-        return HINT_EVERY_NODE if self.every_node(key) else None
+    def hint(self, key: Key, macs: Iterable[bytes]) -> str | None:
+        """The IP's announcer hint, or None (``macs``: every claimant of ``key``)."""
+        return HINT_EVERY_NODE if self.every_node(key, macs) else None
 
     def may_name(self, key: Key, mac: bytes, fp: Fingerprint) -> bool:
         """Whether ``fp`` holds anything that could name a kind.
@@ -427,11 +431,13 @@ class FingerprintTable:
         return bool(fp.garps is not None or fp.ask_len or fp.same_len or key in self.shared
                     or self.vrrp.groups or mac[:5] == VRRP_MAC_PREFIX)
 
-    def announcer(self, key: Key, mac: bytes, now: float | None = None) -> Announcer:
+    def announcer(self, key: Key, mac: bytes, macs: Iterable[bytes] = (),
+                  now: float | None = None) -> Announcer:
         """Name the announcer of ``mac``'s claims of ``key`` (see the module docstring).
 
-        ``now``: network time while frames still arrive (see :meth:`Announcements.folded`);
-        None for a report.
+        ``macs``: every claimant of ``key`` (for the "every node answers"
+        rule).  ``now``: network time while frames still arrive (see
+        :meth:`Announcements.folded`); None for a report.
         """
         fp = self.find(key, mac)
         if fp is None:
@@ -471,7 +477,7 @@ class FingerprintTable:
         if not found:
             if fp.ask_len and (g is None or g.kernel_like()):
                 found[KERNEL] = [ASKS]
-            elif fp.replies and (n := self.every_node(key)):
+            elif fp.replies and (n := self.every_node(key, macs)):
                 found[KERNEL] = [f"one of {n} MACs answering the same request while nobody "
                                  "announces the address (every node's kernel answers)"]
         answered = f"; {_s(fp.replies, 'request')} answered" if fp.replies else ""

@@ -90,7 +90,7 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker,
         "timeline": [{"mac": format_mac(r.mac), "first": _t(r.first), "last": _t(r.last),
                       "frames": r.frames} for r in timeline],
         "timeline_complete": st.changes + 1 == len(timeline),
-        "announcer_hint": tracker.fingerprints.hint(st.key),
+        "announcer_hint": tracker.announcer_hint(st.key),
     }
     if nodes is not None:
         named = [c["node"] for c in claimants]

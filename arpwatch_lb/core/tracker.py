@@ -310,7 +310,15 @@ class OwnershipTracker:
 
     def announcer(self, key: Key, mac: bytes) -> Announcer:
         """The announcer of ``mac``'s claims of ``key``, named from its frames."""
-        return self.fingerprints.announcer(key, mac)
+        return self.fingerprints.announcer(key, mac, self._macs(key))
+
+    def announcer_hint(self, key: Key) -> str | None:
+        """The IP's announcer hint (every node answers), or None."""
+        return self.fingerprints.hint(key, self._macs(key))
+
+    def _macs(self, key: Key) -> list[bytes]:
+        st = self.ips.get(key)
+        return [] if st is None else [st.owner, *st.closed]
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events (naming announcers first)."""
@@ -327,7 +335,7 @@ class OwnershipTracker:
             fp = table.find(key, mac)
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence
-            a = table.announcer(key, mac, self.now)
+            a = table.announcer(key, mac, self._macs(key), self.now)
             if a.kind == (fp.kind or UNKNOWN):
                 continue
             previous, fp.kind = fp.kind, a.kind
@@ -418,7 +426,7 @@ class OwnershipTracker:
         _fight_pair(st, first, second)
         self.fingerprints.answered_together(st.key, requester, first, second, t, self.dup_window)
         if self.record_events:
-            for mac in self.fingerprints.by_key.get(st.key, ()):
+            for mac in self._macs(st.key):
                 self._dirty[(st.key, mac)] = None  # "every node answers" may name them all
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))
