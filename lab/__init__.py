@@ -1,7 +1,7 @@
 """Network-namespace lab for arpwatch-lb: build L2 segments, run announcers, record pcaps.
 
 See :mod:`lab.netlab` (the lab itself), :mod:`lab.announce` (scapy announcers
-that mimic MetalLB, kube-vip and tagged GARPs), :mod:`lab.scenarios` (the
+that mimic MetalLB, kube-vip, Cilium and tagged GARPs), :mod:`lab.scenarios` (the
 recorded scenarios and their hand-written expected facts) and
 :mod:`lab.record` (``python -m lab.record``).
 """

@@ -1,16 +1,18 @@
-"""Scapy announcers reproducing MetalLB, kube-vip and tagged-GARP wire behaviour.
+"""Scapy announcers reproducing MetalLB, kube-vip, Cilium and tagged-GARP wire behaviour.
 
 Run inside a lab host namespace (``host.popen([sys.executable, "-m",
 "lab.announce", ...])``)::
 
     python -m lab.announce metallb --iface eth0 --vip IP [--reconcile-every S] [--duration S]
     python -m lab.announce kubevip --iface eth0 --vip IP [--rate-ms 3000] [--duration S]
+    python -m lab.announce cilium  --iface eth0 --vip IP [--duration S]
     python -m lab.announce garp    --iface eth0 --vip IP [--vlan N] [--count 3] [--interval 1]
 
 Each command prints ``ready`` on stdout once its L2 socket is open (so a
 caller can wait for it), then logs every frame it sends on stderr.  SIGTERM
-and SIGINT stop it cleanly.  None of them answers ARP requests: the scenario
-makes the host kernel answer (VIP bound, or :meth:`lab.netlab.Host.enable_proxy_arp`).
+and SIGINT stop it cleanly.  Only ``cilium`` answers ARP requests itself; for
+the others the scenario makes the host kernel answer (VIP bound, or
+:meth:`lab.netlab.Host.enable_proxy_arp`).
 
 Wire formats (see the field notes: shared/docs/field-notes.md beside the repository):
 
@@ -25,6 +27,18 @@ Wire formats (see the field notes: shared/docs/field-notes.md beside the reposit
   3000, as kube-vip does); opcode alternates, first op=2 with target MAC =
   own MAC, then op=1 with target MAC broadcast.  Ethernet destination
   broadcast, 42 bytes (kube-vip sends 28 ARP bytes on a SOCK_DGRAM socket).
+  With several ``--vip`` (comma-separated) every tick sends one frame per
+  VIP and the opcode flips per frame, process-wide, as kube-vip's global
+  toggle does: with an even number of VIPs each VIP keeps one opcode.
+* ``cilium``: on start (taking the Service over) **one** op=2, target MAC
+  broadcast, Ethernet destination broadcast, padded to 60 bytes (the agent
+  sends it with a userspace ARP library that pads; an assumption — the
+  field notes do not give the length); then silence.  While running it
+  answers every ARP request for the VIP (not gratuitous ones) the way
+  Cilium's BPF program on TC ingress does: the request frame is rewritten
+  in place into a unicast op=2 reply to the requester's Ethernet source,
+  **same length as the request** (padding kept).  The VIP is not bound, so
+  the kernel stays silent.  SIGTERM stops answering (the Lease moved).
 * ``garp``: gratuitous ARP (op ``--op``, default 1, target MAC broadcast,
   sender IP = target IP = VIP), 802.1Q-tagged with ``--vlan``.
 """
@@ -32,7 +46,9 @@ Wire formats (see the field notes: shared/docs/field-notes.md beside the reposit
 from __future__ import annotations
 
 import argparse
+import select
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,13 +57,16 @@ from typing import Any
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 MIN_FRAME = 60  # minimum Ethernet frame without FCS
+ARP_REQUEST_HEAD = b"\x08\x06\x00\x01\x08\x00\x06\x04\x00\x01"  # ethertype, Ethernet/IPv4, op=1
 
 __all__ = [
     "BROADCAST",
     "Stopped",
+    "build_cilium_garp",
     "build_garp",
     "build_kubevip",
     "build_metallb_pair",
+    "cilium_reply",
     "interface_mac",
     "main",
 ]
@@ -85,6 +104,34 @@ def build_kubevip(mac: str, vip: str, op: int) -> bytes:
     hwdst = mac if op == 2 else BROADCAST
     pkt = Ether(dst=BROADCAST, src=mac) / ARP(op=op, hwsrc=mac, psrc=vip, hwdst=hwdst, pdst=vip)
     return bytes(pkt)
+
+
+def build_cilium_garp(mac: str, vip: str) -> bytes:
+    """Cilium's take-over announcement: op=2, target MAC broadcast, padded to 60 bytes."""
+    from scapy.layers.l2 import ARP, Ether
+
+    pkt = Ether(dst=BROADCAST, src=mac) / ARP(op=2, hwsrc=mac, psrc=vip, hwdst=BROADCAST, pdst=vip)
+    return _pad(bytes(pkt))
+
+
+def cilium_reply(request: bytes, mac: str, vip: str) -> bytes | None:
+    """The reply Cilium's BPF program makes of ``request``, or None if it would not answer.
+
+    Answers an untagged Ethernet ARP request (op=1) for ``vip`` that is not
+    gratuitous: the frame is rewritten in place — Ethernet destination =
+    the request's source, source = ``mac``, op=2, sender = (``mac``,
+    ``vip``), target = the requester's (MAC, IP) — so the reply is exactly
+    as long as the request, trailing padding included.
+    """
+    if len(request) < 42 or request[12:22] != ARP_REQUEST_HEAD:
+        return None
+    vip_b = socket.inet_aton(vip)
+    sha, spa, tpa = request[22:28], request[28:32], request[38:42]
+    if tpa != vip_b or spa == tpa:
+        return None
+    own = bytes.fromhex(mac.replace(":", ""))
+    return (request[6:12] + own + b"\x08\x06" + request[14:20] + b"\x00\x02" + own + vip_b
+            + sha + spa + request[42:])
 
 
 def build_garp(mac: str, vip: str, vlan: int | None = None, op: int = 1, pad: bool = True) -> bytes:
@@ -190,15 +237,19 @@ def run_kubevip(iface: str, vip: str, rate_ms: int, duration: float | None) -> N
     if rate_ms < 500:
         rate_ms = 3000
     mac = interface_mac(iface)
-    frames = [build_kubevip(mac, vip, 2), build_kubevip(mac, vip, 1)]
+    vips = [v.strip() for v in vip.split(",") if v.strip()]
+    frames = [(build_kubevip(mac, v, 2), build_kubevip(mac, v, 1)) for v in vips]
     tx = _Sender(iface, "kubevip")
     print("ready", flush=True)
     start = time.monotonic()
     end = start + duration if duration is not None else None
     n = 0
+    sent = 0  # the opcode toggles per frame, process-wide (op=2 first)
     try:
         while end is None or time.monotonic() < end:
-            tx.send(frames[n % 2])
+            for pair in frames:
+                tx.send(pair[sent % 2])
+                sent += 1
             n += 1
             next_t = start + n * rate_ms / 1000.0
             if end is not None and next_t >= end:
@@ -206,6 +257,33 @@ def run_kubevip(iface: str, vip: str, rate_ms: int, duration: float | None) -> N
             _sleep_until(next_t)
     finally:
         tx.close()
+
+
+def run_cilium(iface: str, vip: str, duration: float | None) -> None:
+    """Cilium L2 announcement: one GARP at take-over, then answer requests (see module docstring)."""
+    mac = interface_mac(iface)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    sock.bind((iface, 0))
+    tx = _Sender(iface, "cilium")
+    print("ready", flush=True)
+    start = time.monotonic()
+    end = start + duration if duration is not None else None
+    try:
+        tx.send(build_cilium_garp(mac, vip))
+        while end is None or time.monotonic() < end:
+            wait = 0.5 if end is None else max(0.0, min(0.5, end - time.monotonic()))
+            ready, _, _ = select.select([sock], [], [], wait)
+            if not ready:
+                continue
+            frame, addr = sock.recvfrom(65536)
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            reply = cilium_reply(frame, mac, vip)
+            if reply is not None:
+                tx.send(reply)
+    finally:
+        tx.close()
+        sock.close()
 
 
 def run_garp(iface: str, vip: str, vlan: int | None, count: int, interval: float, op: int) -> None:
@@ -256,6 +334,9 @@ def _parser() -> argparse.ArgumentParser:
     common(k)
     k.add_argument("--rate-ms", type=int, default=3000, help="vip_arpRate in ms (default 3000)")
     k.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    c = sub.add_parser("cilium", help="Cilium L2 announcement: one GARP, then BPF-style replies")
+    common(c)
+    c.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     g = sub.add_parser("garp", help="plain (optionally 802.1Q-tagged) gratuitous ARP")
     common(g)
     g.add_argument("--vlan", type=int, default=None, help="802.1Q VLAN id (default untagged)")
@@ -273,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runners: dict[str, Callable[[], Any]] = {
         "metallb": lambda: run_metallb(args.iface, args.vip, args.reconcile_every, args.duration),
         "kubevip": lambda: run_kubevip(args.iface, args.vip, args.rate_ms, args.duration),
+        "cilium": lambda: run_cilium(args.iface, args.vip, args.duration),
         "garp": lambda: run_garp(args.iface, args.vip, args.vlan, args.count, args.interval, args.op),
     }
     try:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from arpwatch_lb.core.announcers import CILIUM, KEEPALIVED, KERNEL, KUBE_VIP, METALLB, UNKNOWN
 from lab.netlab import Host, Lab, LabError
 from lab.verify import Frame, read_frames, verify
 
@@ -56,10 +57,21 @@ __all__ = [
     "Keepalived",
     "Scenario",
     "Verdict",
+    "cilium_failover",
+    "cilium_vs_kube_vip",
+    "cilium_vs_metallb",
     "duplicate_ip",
+    "every_node_answers",
     "failover",
     "failover_busy_client",
     "keepalived_split_brain",
+    "keepalived_split_brain_vrrp",
+    "keepalived_vmac_failover",
+    "keepalived_vmac_split_brain",
+    "kernel_duplicate_ip",
+    "kernel_failover",
+    "kube_vip_failover",
+    "metallb_failover",
     "metallb_vs_kubevip",
     "single_owner",
     "vlan_garp",
@@ -73,24 +85,38 @@ CLIENT_IP, CLIENT_MAC = "192.0.2.10", "02:00:5e:10:00:10"
 NODE1_IP, NODE1_MAC = "192.0.2.11", "02:00:5e:10:00:01"
 NODE2_IP, NODE2_MAC = "192.0.2.12", "02:00:5e:10:00:02"
 OBSERVER_MAC = "02:00:5e:10:00:fe"
+NODE3_IP, NODE3_MAC = "192.0.2.13", "02:00:5e:10:00:03"
+VMAC_51 = "00:00:5e:00:01:33"  # the VRRP virtual MAC of VRID 51 (keepalived use_vmac)
 
 
 @dataclass(frozen=True)
 class ExpectedIP:
-    """Hand-written expectation for one (vlan, ip)."""
+    """Hand-written expectation for one (vlan, ip).
+
+    ``announcers``: (MAC, announcer kind) per claimant, the kind the frames
+    of the scenario's design name (:mod:`arpwatch_lb.core.fingerprint`):
+    ``unknown`` where the design leaves no distinctive evidence.  ``hint``:
+    the IP's announcer hint, if the design calls for one.
+    """
 
     vlan: int | None
     ip: str
     verdict: Verdict
     macs: tuple[str, ...]
+    announcers: tuple[tuple[str, str], ...] = ()
+    hint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form: ``{"vlan", "ip", "verdict", "macs"}`` (MACs sorted)."""
-        return {"vlan": self.vlan, "ip": self.ip, "verdict": self.verdict, "macs": sorted(self.macs)}
+        """JSON form: ``{"vlan", "ip", "verdict", "macs", "announcers", "hint"}`` (MACs sorted)."""
+        return {"vlan": self.vlan, "ip": self.ip, "verdict": self.verdict, "macs": sorted(self.macs),
+                "announcers": dict(sorted(self.announcers)), "hint": self.hint}
 
 
-def _expect(vlan: int | None, ip: str, verdict: Verdict, *macs: str) -> ExpectedIP:
-    return ExpectedIP(vlan, ip, verdict, tuple(sorted(m.lower() for m in macs)))
+def _expect(vlan: int | None, ip: str, verdict: Verdict, *claimants: tuple[str, str],
+            hint: str | None = None) -> ExpectedIP:
+    """``claimants``: (MAC, announcer kind) each."""
+    pairs = tuple(sorted((m.lower(), kind) for m, kind in claimants))
+    return ExpectedIP(vlan, ip, verdict, tuple(m for m, _ in pairs), pairs, hint)
 
 
 @dataclass
@@ -107,6 +133,8 @@ class Scenario:
         design_checks: scenario-specific checks of the recording; each returns
             a list of problems (empty = fine).
         frames: tcpdump's packet count once recorded.
+        vrrp: hand-written VRRP facts: per virtual router that advertises,
+            ``{"vrid", "split_brain", "priorities"}`` (priorities sorted).
     """
 
     name: str
@@ -117,13 +145,15 @@ class Scenario:
     seconds: float = 0.0
     design_checks: list[Callable[[list[Frame]], list[str]]] = field(default_factory=list)
     frames: int | None = None
+    vrrp: list[dict[str, Any]] = field(default_factory=list)
 
     def expected_facts(self) -> dict[str, Any]:
         """The ``<scenario>.expected-facts.json`` document."""
         ordered = sorted(
             self.ips, key=lambda e: (e.vlan is not None, e.vlan or 0, tuple(int(p) for p in e.ip.split(".")))
         )
-        return {"scenario": self.name, "description": self.description, "ips": [e.to_json() for e in ordered]}
+        return {"scenario": self.name, "description": self.description, "ips": [e.to_json() for e in ordered],
+                "vrrp": self.vrrp}
 
     def check(self, pcap: Path | None = None) -> list[str]:
         """Problems found in the recording (generic checks + design checks)."""
@@ -144,6 +174,7 @@ def _std_hosts(lab: Lab, *names: str) -> dict[str, Host]:
         "client": (CLIENT_IP, CLIENT_MAC),
         "node1": (NODE1_IP, NODE1_MAC),
         "node2": (NODE2_IP, NODE2_MAC),
+        "node3": (NODE3_IP, NODE3_MAC),
     }
     hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1]) for n in names}
     hosts["observer"] = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
@@ -207,10 +238,21 @@ class Keepalived:
         unicast_peers: if given, VRRP adverts go unicast to these addresses
             (and multicast adverts are not listened to).
         vrid: virtual router id.
+        auth_pass: VRRPv2 simple-password authentication (``auth_type PASS``);
+            routers with different passwords drop each other's adverts.
+        use_vmac: run the instance on a macvlan with the VRRP virtual MAC
+            ``00:00:5e:00:01:<vrid>`` (adverts, GARPs and replies come from it).
     """
 
     def __init__(
-        self, host: Host, vip: str, priority: int, unicast_peers: tuple[str, ...] = (), vrid: int = 51
+        self,
+        host: Host,
+        vip: str,
+        priority: int,
+        unicast_peers: tuple[str, ...] = (),
+        vrid: int = 51,
+        auth_pass: str | None = None,
+        use_vmac: bool = False,
     ) -> None:
         assert host.lab.tmpdir is not None
         self.host = host
@@ -218,6 +260,13 @@ class Keepalived:
         self.dir.mkdir()
         self.conf = self.dir / "keepalived.conf"
         self.logfile = self.dir / "keepalived.log"
+        self.vmac_if = f"vrrp.{vrid}"
+        extra = ""
+        if auth_pass is not None:
+            extra += f"    authentication {{\n        auth_type PASS\n        auth_pass {auth_pass}\n    }}\n"
+        if use_vmac:
+            extra += f"    use_vmac {self.vmac_if}\n"
+        dev = "" if use_vmac else f" dev {host.ifname}"  # with use_vmac: on the macvlan
         unicast = ""
         if unicast_peers:
             peers = "\n".join(f"        {p}" for p in unicast_peers)
@@ -235,9 +284,9 @@ class Keepalived:
             f"    virtual_router_id {vrid}\n"
             f"    priority {priority}\n"
             "    advert_int 1\n"
-            f"{unicast}"
+            f"{unicast}{extra}"
             "    virtual_ipaddress {\n"
-            f"        {vip}/32 dev {host.ifname}\n"
+            f"        {vip}/32{dev}\n"
             "    }\n"
             "}\n"
         )
@@ -414,8 +463,8 @@ def single_owner(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "ok", NODE1_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, vip, "ok", (NODE1_MAC, UNKNOWN)),  # arping -U: no announcer's shape
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -453,6 +502,7 @@ def failover(lab: Lab, pcap: Path) -> Scenario:
 
     sc = Scenario(
         name="failover",
+        vrrp=[{"vrid": 51, "split_brain": False, "priorities": [100, 150]}],
         description=(
             "Two real keepalived instances (VRRP over multicast 224.0.0.18, vrid 51): node1 "
             "priority 150 becomes MASTER, adds 192.0.2.101 and sends 5 gratuitous ARPs; node2 "
@@ -465,8 +515,8 @@ def failover(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "moved", NODE1_MAC, NODE2_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, vip, "moved", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -542,6 +592,7 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
 
     sc = Scenario(
         name="failover-busy-client",
+        vrrp=[{"vrid": 51, "split_brain": False, "priorities": [253, 254]}],
         description=(
             "Like failover, but the client never pauses: two real keepalived instances (VRRP over "
             "multicast 224.0.0.18, vrid 51) for 192.0.2.104, node1 priority 254 MASTER (5 "
@@ -557,8 +608,8 @@ def failover_busy_client(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "moved", NODE1_MAC, NODE2_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, vip, "moved", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -607,10 +658,10 @@ def keepalived_split_brain(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
-            _expect(None, NODE1_IP, "ok", NODE1_MAC),
-            _expect(None, NODE2_IP, "ok", NODE2_MAC),
+            _expect(None, vip, "contested", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+            _expect(None, NODE1_IP, "ok", (NODE1_MAC, KERNEL)),
+            _expect(None, NODE2_IP, "ok", (NODE2_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -675,8 +726,8 @@ def metallb_vs_kubevip(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, vip, "contested", (NODE1_MAC, KUBE_VIP), (NODE2_MAC, METALLB)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -714,8 +765,8 @@ def duplicate_ip(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, dup, "contested", NODE1_MAC, NODE2_MAC),
-            _expect(None, CLIENT_IP, "ok", CLIENT_MAC),
+            _expect(None, dup, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # replies only
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -770,9 +821,9 @@ def vlan_garp(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(100, ip, "ok", NODE1_MAC),
-            _expect(200, ip, "ok", NODE2_MAC),
-            _expect(None, other, "ok", "02:00:5e:10:00:03"),
+            _expect(100, ip, "ok", (NODE1_MAC, UNKNOWN)),
+            _expect(200, ip, "ok", (NODE2_MAC, UNKNOWN)),
+            _expect(None, other, "ok", ("02:00:5e:10:00:03", UNKNOWN)),
         ],
         hosts=_macs(h),
         seconds=time.monotonic() - t0,
@@ -787,6 +838,626 @@ def vlan_garp(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+# -- announcer scenarios: one per announcer's clean failover, and fights -----------------
+
+
+def _poll(client: Host, vip: str, count: int, interval: float = 1.0,
+          dup: bool = False) -> subprocess.Popen[str]:
+    """The client resolves ``vip`` ``count`` times, ``interval`` s apart, in the background."""
+    return client.popen(
+        ["arping", "-i", client.ifname, *(["-d"] if dup else []), "-c", str(count), "-W", str(interval), vip],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _poll_output(lab: Lab, proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
+    """Wait for a :func:`_poll` and return what arping printed."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        lab.stop(proc)
+        raise LabError("client arping did not finish") from None
+    return out
+
+
+def _hold_until(t0: float, seconds: float) -> None:
+    """Sleep until ``seconds`` after ``t0`` (monotonic)."""
+    time.sleep(max(0.0, t0 + seconds - time.monotonic()))
+
+
+def _send_from(host: Host, src: str, dst: str) -> None:
+    """One UDP datagram from ``src`` to ``dst``: the kernel resolves ``dst`` with an ARP
+    request sent *from* ``src`` (a host using its own address)."""
+    code = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            f"s.bind(({src!r}, 0)); s.sendto(b'x', ({dst!r}, 9))")
+    host.run([sys.executable, "-c", code])
+
+
+def _no_proxy_arp(host: Host, vip: str) -> None:
+    """Undo :meth:`~lab.netlab.Host.enable_proxy_arp` for ``vip``."""
+    host.run(["ip", "neigh", "del", "proxy", vip, "dev", host.ifname])
+    host.run(["ip", "route", "del", f"{vip}/32", "dev", "lo"])
+
+
+def _garps(frames: list[Frame], ip: str, mac: str) -> list[Frame]:
+    return [f for f in frames if f.is_arp and f.spa == ip and f.tpa == ip and f.sha == mac
+            and f.eth_dst == "ff:ff:ff:ff:ff:ff"]
+
+
+def _cilium_shape(ip: str, mac: str, requester: str) -> Callable[[list[Frame]], list[str]]:
+    """Design check: exactly one op=2 broadcast GARP from ``mac``, and every reply of ``mac``
+    to ``requester`` as long as the request it answers."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        problems = []
+        g = _garps(frames, ip, mac)
+        if len(g) != 1 or g[0].op != 2 or g[0].tha != "ff:ff:ff:ff:ff:ff":
+            problems.append(f"{mac}: expected exactly one op=2 broadcast GARP for {ip}, got {len(g)}")
+        last_request: Frame | None = None
+        answered = 0
+        for f in frames:
+            if f.op == 1 and f.sha == requester and f.tpa == ip:
+                last_request = f
+            elif f.op == 2 and f.sha == mac and f.spa == ip and f.tha == requester:
+                answered += 1
+                if last_request is None or f.length != last_request.length:
+                    problems.append(f"frame {f.no}: reply of {f.length} bytes, request "
+                                    f"{last_request.length if last_request else '-'} bytes")
+        if not answered:
+            problems.append(f"{mac} answered no request for {ip}")
+        return problems
+
+    return check
+
+
+def _never_back(ip: str) -> Callable[[list[Frame]], list[str]]:
+    """Design check: node1 claims ``ip`` only before node2's first claim."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        t1 = [f.time for f in frames if f.is_arp and f.spa == ip and f.sha == NODE1_MAC]
+        t2 = [f.time for f in frames if f.is_arp and f.spa == ip and f.sha == NODE2_MAC]
+        if not t1 or not t2 or max(t1) >= min(t2):
+            return [f"node1 should claim {ip} only before node2 does"]
+        return []
+
+    return check
+
+
+def _vmac_keepalived(h: dict[str, Host], vip: str, prio1: int, prio2: int, **kw: Any
+                     ) -> tuple[Keepalived, Keepalived]:
+    """keepalived with ``use_vmac`` on node1 (MASTER) and node2, node2 started once node1 is MASTER."""
+    ka1 = Keepalived(h["node1"], vip, priority=prio1, use_vmac=True, **kw)
+    ka1.wait_for("Entering MASTER STATE", timeout=15)
+    ka2 = Keepalived(h["node2"], vip, priority=prio2, use_vmac=True, **kw)
+    ka2.wait_for("Startup complete")
+    return ka1, ka2
+
+
+def cilium_vs_kube_vip(lab: Lab, pcap: Path) -> Scenario:
+    """kube-vip (VIP bound) on node1 vs Cilium (BPF replies) on node2 → contested."""
+    vip = "192.0.2.106"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    kube_vip, cilium, client = h["node1"], h["node2"], h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        kube_vip.add_address(f"{vip}/32")
+        start_announcer(kube_vip, "kubevip", "--iface", "eth0", "--vip", vip, "--rate-ms", "3000",
+                        "--duration", "22")
+        time.sleep(1.0)
+        start_announcer(cilium, "cilium", "--iface", "eth0", "--vip", vip, "--duration", "21.5")
+        time.sleep(0.5)
+        out = arping(client, vip, "-d", "-c", "19", "-W", "1", expect_rc=1)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1 (kernel) and node2 (Cilium) should both answer:\n{out}")
+        _hold_until(t0, 23.0)
+
+    def kube_vip_shape(frames: list[Frame]) -> list[str]:
+        g = _garps(frames, vip, NODE1_MAC)
+        ops = [f.op for f in g]
+        if len(g) < 7 or any(a == b for a, b in itertools.pairwise(ops)):
+            return [f"kube-vip GARPs should alternate op2/op1, got {ops}"]
+        return []
+
+    sc = Scenario(
+        name="cilium-vs-kube-vip",
+        description=(
+            "node1 plays kube-vip: 192.0.2.106 bound on eth0 (its kernel answers requests with "
+            "42-byte replies) and one GARP every 3 s for 22 s, alternating op=2 (target MAC = own "
+            "MAC) / op=1. node2 plays Cilium's L2 announcer 1 s later: one op=2 GARP with the "
+            "target MAC broadcast (60 bytes), then silence, and every request for the VIP answered "
+            "the way Cilium's BPF program does: the request rewritten into a reply of the same "
+            "length (58 bytes for Habets arping's requests); the VIP is not bound on node2. The "
+            "client resolves the VIP every 1 s (19 times) and both answer every request: duplicate "
+            "replies and flip-flops, contested. Long enough (23 s) that kube-vip is still named "
+            "with the first 10 s cut off."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, KUBE_VIP), (NODE2_MAC, CILIUM)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            kube_vip_shape,
+            _cilium_shape(vip, NODE2_MAC, CLIENT_MAC),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 19, NODE2_MAC: 19}),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def cilium_vs_metallb(lab: Lab, pcap: Path) -> Scenario:
+    """MetalLB (proxy ARP, GARP pairs) on node1 vs Cilium on node2 → contested."""
+    vip = "192.0.2.107"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    metallb, cilium, client = h["node1"], h["node2"], h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        metallb.enable_proxy_arp(vip)
+        start_announcer(metallb, "metallb", "--iface", "eth0", "--vip", vip, "--reconcile-every", "4",
+                        "--duration", "12")
+        time.sleep(0.5)
+        start_announcer(cilium, "cilium", "--iface", "eth0", "--vip", vip, "--duration", "12")
+        time.sleep(0.5)
+        out = arping(client, vip, "-d", "-c", "10", "-W", "1", expect_rc=1)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1 (proxy ARP) and node2 (Cilium) should both answer:\n{out}")
+        _hold_until(t0, 13.0)
+    sc = Scenario(
+        name="cilium-vs-metallb",
+        description=(
+            "node1 plays MetalLB for 192.0.2.107: VIP not bound, kernel proxy ARP answers, GARP "
+            "pairs (op=1 then op=2, target MAC broadcast, 60 bytes) every 1.1 s with a reconcile "
+            "every 4 s. node2 plays Cilium 0.5 s later: one op=2 broadcast GARP, then silence, and "
+            "BPF-style replies as long as the request. The client resolves the VIP every 1 s (10 "
+            "times) and both answer every request: contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, METALLB), (NODE2_MAC, CILIUM)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 10),
+            _cilium_shape(vip, NODE2_MAC, CLIENT_MAC),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 10, NODE2_MAC: 10}),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def keepalived_split_brain_vrrp(lab: Lab, pcap: Path) -> Scenario:
+    """Two keepalived that drop each other's adverts (passwords differ): both MASTER, adverts
+    visible → contested, and a VRRP split brain."""
+    vip = "192.0.2.108"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1 = Keepalived(h["node1"], vip, priority=150, auth_pass="node1pw")
+        ka2 = Keepalived(h["node2"], vip, priority=100, auth_pass="node2pw")
+        for ka in (ka1, ka2):
+            ka.wait_for("Entering MASTER STATE", timeout=15)
+        if "invalid passwd" not in ka1.log() + ka2.log():
+            raise LabError("the routers should reject each other's adverts:\n" + ka1.log() + ka2.log())
+        time.sleep(0.5)
+        poll = _poll(client, vip, 15, dup=True)  # to the end: claims after a 10 s cut too
+        for ka in (ka1, ka2):
+            ka.wait_for("Sending gratuitous ARP on eth0", count=10, timeout=10)
+        out = _poll_output(lab, poll)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"both kernels should answer the client:\n{out}")
+
+    def adverts(frames: list[Frame]) -> list[str]:
+        srcs = {f.eth_src for f in frames if f.ip_proto == 112 and f.ip_dst == "224.0.0.18"}
+        return [] if srcs == {NODE1_MAC, NODE2_MAC} else [f"VRRP adverts from {sorted(srcs)}"]
+
+    sc = Scenario(
+        name="keepalived-split-brain-vrrp",
+        vrrp=[{"vrid": 51, "split_brain": True, "priorities": [100, 150]}],
+        description=(
+            "Two real keepalived instances for 192.0.2.108 (VRRPv2, vrid 51, adverts multicast to "
+            "224.0.0.18 every 1 s) configured with different auth_pass: each drops the other's "
+            "adverts ('received an invalid passwd!'), so both become MASTER (node1 priority 150, "
+            "node2 100), bind the VIP and send 5 GARPs, 5 more after 5 s. The observer sees both "
+            "routers advertise VRID 51 at once (in runs: each resets its advert timer on every "
+            "packet it reads): a VRRP split brain. The client resolves the VIP every 1 s until the "
+            "end (15 times) and both kernels reply (duplicate replies), the GARPs alternate "
+            "(flip-flops): contested. With the first 10 s cut, the adverts still name keepalived."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 10, op=1),
+            _need_garps(vip, NODE2_MAC, 10, op=1),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 15, NODE2_MAC: 15}),
+            adverts,
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def keepalived_vmac_failover(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived with use_vmac: the VIP moves between routers but keeps one MAC → ok."""
+    vip = "192.0.2.109"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1, ka2 = _vmac_keepalived(h, vip, 150, 100)
+        ka2.wait_for("Entering BACKUP STATE")
+        out = arping(client, vip, "-c", "4", "-W", "0.5")
+        if VMAC_51 not in out:
+            raise LabError(f"the virtual MAC should answer:\n{out}")
+        _hand_over(ka1, ka2)
+        time.sleep(1.0)
+        out = arping(client, vip, "-c", "4", "-W", "0.5")
+        if VMAC_51 not in out:
+            raise LabError(f"the virtual MAC should answer after the failover:\n{out}")
+        ka2.wait_for("Sending gratuitous ARP on vrrp.51", count=10, timeout=10)
+        time.sleep(0.5)
+
+    def vmac_only(frames: list[Frame]) -> list[str]:
+        problems = []
+        if len([f for f in _garps(frames, vip, VMAC_51) if f.op == 1]) < 15:
+            problems.append("expected 5 + 5 + 5 GARPs from the virtual MAC")
+        srcs = {f.ip_src for f in frames if f.ip_proto == 112 and f.eth_src == VMAC_51}
+        if srcs != {NODE1_IP, NODE2_IP}:
+            problems.append(f"VRRP adverts from the virtual MAC should come from both routers: {srcs}")
+        return problems
+
+    hosts = _macs(h)
+    hosts["vmac"] = VMAC_51
+    sc = Scenario(
+        name="keepalived-vmac-failover",
+        vrrp=[{"vrid": 51, "split_brain": False, "priorities": [100, 150]}],
+        description=(
+            "Two real keepalived instances with use_vmac for 192.0.2.109 (vrid 51): each runs on a "
+            "macvlan vrrp.51 with the VRRP virtual MAC 00:00:5e:00:01:33, so adverts, GARPs and "
+            "the kernel's replies all come from that MAC, whichever router is MASTER. node1 "
+            "(priority 150) is MASTER and sends 5 + 5 GARPs; the client resolves the VIP 4 times; "
+            "node1's keepalived stops cleanly (priority-0 advert), node2 becomes MASTER from the "
+            "same virtual MAC (5 + 5 GARPs), the client resolves it 4 more times. One MAC claims "
+            "the VIP throughout: ok — the VRRP adverts show the routers changed."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "ok", (VMAC_51, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=hosts,
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_replies(vip, CLIENT_MAC, {VMAC_51: 8}), vmac_only],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def keepalived_vmac_split_brain(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived with use_vmac, both MASTER: one MAC claims the VIP from two routers → ok on the
+    ARP level; the adverts show the split brain."""
+    vip = "192.0.2.113"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1 = Keepalived(h["node1"], vip, priority=150, use_vmac=True, auth_pass="node1pw")
+        ka2 = Keepalived(h["node2"], vip, priority=100, use_vmac=True, auth_pass="node2pw")
+        for ka in (ka1, ka2):
+            ka.wait_for("Entering MASTER STATE", timeout=15)
+        time.sleep(0.5)
+        poll = _poll(client, vip, 14)  # to the end: claims after a 10 s cut too
+        for ka in (ka1, ka2):
+            ka.wait_for("Sending gratuitous ARP on vrrp.51", count=10, timeout=10)
+        out = _poll_output(lab, poll)
+        if VMAC_51 not in out:
+            raise LabError(f"the virtual MAC should answer:\n{out}")
+
+    def two_routers(frames: list[Frame]) -> list[str]:
+        srcs = {f.ip_src for f in frames if f.ip_proto == 112 and f.eth_src == VMAC_51}
+        replies = _replies_to(frames, vip, CLIENT_MAC).get(VMAC_51, [])
+        problems = [] if srcs == {NODE1_IP, NODE2_IP} else [f"adverts from {srcs}"]
+        if len(replies) < 28:
+            problems.append(f"both routers should answer each of 14 requests, {len(replies)} replies")
+        return problems
+
+    hosts = _macs(h)
+    hosts["vmac"] = VMAC_51
+    sc = Scenario(
+        name="keepalived-vmac-split-brain",
+        vrrp=[{"vrid": 51, "split_brain": True, "priorities": [100, 150]}],
+        description=(
+            "Two real keepalived instances with use_vmac for 192.0.2.113 (vrid 51) and different "
+            "auth_pass: each drops the other's adverts and both become MASTER on their macvlan "
+            "with the same virtual MAC 00:00:5e:00:01:33. Both send GARPs (each answered by the "
+            "other router's kernel) and both kernels answer the client's 14 requests, 1 s apart, "
+            "until the end — all from one MAC, so on the ARP level one MAC claims the VIP: ok, no "
+            "duplicate reply (the replies are identical). Only the VRRP adverts show the split "
+            "brain: routers 192.0.2.11 (priority 150) and 192.0.2.12 (priority 100) advertise "
+            "VRID 51 at once."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "ok", (VMAC_51, KEEPALIVED)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=hosts,
+        seconds=time.monotonic() - t0,
+        design_checks=[two_routers],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def kernel_duplicate_ip(lab: Lab, pcap: Path) -> Scenario:
+    """Two hosts use the same address: both send requests from it and both answer → contested."""
+    dup = "192.0.2.52"
+    client = lab.add_host("client", f"{CLIENT_IP}/24", CLIENT_MAC)
+    a = lab.add_host("node1", f"{dup}/24", NODE1_MAC)
+    b = lab.add_host("node2", f"{dup}/24", NODE2_MAC)
+    obs = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    h = {"client": client, "node1": a, "node2": b, "observer": obs}
+    t0 = time.monotonic()
+    with lab.capture(obs, pcap) as cap:
+        _send_from(a, dup, CLIENT_IP)
+        time.sleep(0.5)
+        _send_from(b, dup, CLIENT_IP)
+        time.sleep(0.5)
+        out = arping(client, dup, "-d", "-c", "3", "-W", "1", expect_rc=1)
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"both hosts should answer for {dup}:\n{out}")
+
+    def asks(frames: list[Frame]) -> list[str]:
+        who = {f.sha for f in frames if f.op == 1 and f.spa == dup and f.tpa == CLIENT_IP}
+        return [] if who == {NODE1_MAC, NODE2_MAC} else [f"requests from {dup} by {sorted(who)}"]
+
+    sc = Scenario(
+        name="kernel-duplicate-ip",
+        description=(
+            "node1 and node2 are both configured with 192.0.2.52/24 and both use it: each sends "
+            "a UDP datagram from it to the client, so each kernel first resolves the client with "
+            "an ARP request from 192.0.2.52 (a host's own address). Then the client resolves "
+            "192.0.2.52 three times (arping -d) and both kernels reply: duplicate replies, "
+            "contested; both claimants are the kernel."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, dup, "contested", (NODE1_MAC, KERNEL), (NODE2_MAC, KERNEL)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[asks, _need_replies(dup, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3})],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def every_node_answers(lab: Lab, pcap: Path) -> Scenario:
+    """kube-proxy IPVS without strictARP: the VIP bound on every node, every kernel answers."""
+    vip = "192.0.2.60"
+    h = _std_hosts(lab, "client", "node1", "node2", "node3")
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        for n in ("node1", "node2", "node3"):
+            # kube-ipvs0 (a dummy device) is not available here; lo is bound the same way.
+            h[n].run(["ip", "addr", "add", f"{vip}/32", "dev", "lo"])
+        out = arping(h["client"], vip, "-d", "-c", "3", "-W", "1", expect_rc=1)
+        if not all(m in out for m in (NODE1_MAC, NODE2_MAC, NODE3_MAC)):
+            raise LabError(f"every node should answer for {vip}:\n{out}")
+    sc = Scenario(
+        name="every-node-answers",
+        description=(
+            "kube-proxy in IPVS mode without strictARP: the VIP 192.0.2.60 is bound on every node "
+            "(on lo here, standing in for kube-ipvs0) and with the default arp_ignore=0 every "
+            "node's kernel answers for it on eth0. Nobody announces it. The client resolves it "
+            "three times and node1, node2 and node3 all reply to every request: duplicate replies, "
+            "contested; three MACs answering one request with no GARP names the kernel and gives "
+            "the IP the hint 'every node answers'."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, KERNEL), (NODE2_MAC, KERNEL),
+                    (NODE3_MAC, KERNEL), hint="every node answers — kube-proxy IPVS without strictARP?"),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_replies(vip, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3, NODE3_MAC: 3})],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def metallb_failover(lab: Lab, pcap: Path) -> Scenario:
+    """MetalLB moves the VIP from node1 to node2 (one GARP burst each) → moved."""
+    vip = "192.0.2.110"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        h["node1"].enable_proxy_arp(vip)
+        first = start_announcer(h["node1"], "metallb", "--iface", "eth0", "--vip", vip)
+        poll = _poll(h["client"], vip, 5)
+        out = _poll_output(lab, poll)
+        if first.wait(timeout=10) != 0:
+            raise LabError("node1's MetalLB emulation failed")
+        _no_proxy_arp(h["node1"], vip)
+        time.sleep(1.5)
+        h["node2"].enable_proxy_arp(vip)
+        second = start_announcer(h["node2"], "metallb", "--iface", "eth0", "--vip", vip)
+        out += _poll_output(lab, _poll(h["client"], vip, 6))
+        if second.wait(timeout=10) != 0:
+            raise LabError("node2's MetalLB emulation failed")
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1, then node2 should answer:\n{out}")
+    sc = Scenario(
+        name="metallb-failover",
+        description=(
+            "MetalLB's election moves 192.0.2.110 from node1 to node2: node1 answers by proxy ARP "
+            "and sends one burst of GARP pairs (op=1 + op=2, 60 bytes) 1.1 s apart for 5 s; the "
+            "client resolves the VIP 5 times (node1 answers); node1 stops answering; 1.5 s later "
+            "node2 answers by proxy ARP and sends its own burst; the client resolves it 6 more "
+            "times (node2 answers). node1 never claims it again: moved."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", (NODE1_MAC, METALLB), (NODE2_MAC, METALLB)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 10),
+            _need_garps(vip, NODE2_MAC, 10),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 5, NODE2_MAC: 6}),
+            _never_back(vip),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def kube_vip_failover(lab: Lab, pcap: Path) -> Scenario:
+    """kube-vip leadership moves from node1 to node2 → moved."""
+    vip = "192.0.2.111"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        h["node1"].add_address(f"{vip}/32")
+        first = start_announcer(h["node1"], "kubevip", "--iface", "eth0", "--vip", vip, "--duration", "10")
+        poll = _poll(h["client"], vip, 21)
+        if first.wait(timeout=15) != 0:
+            raise LabError("node1's kube-vip emulation failed")
+        h["node1"].del_address(f"{vip}/32")
+        h["node2"].add_address(f"{vip}/32")
+        second = start_announcer(h["node2"], "kubevip", "--iface", "eth0", "--vip", vip, "--duration", "12")
+        out = _poll_output(lab, poll)
+        if second.wait(timeout=15) != 0:
+            raise LabError("node2's kube-vip emulation failed")
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1, then node2 should answer:\n{out}")
+    sc = Scenario(
+        name="kube-vip-failover",
+        description=(
+            "kube-vip leadership for 192.0.2.111 moves from node1 to node2: node1 has the VIP "
+            "bound and sends one GARP every 3 s (op=2 own MAC / op=1 alternating) for 10 s; then "
+            "its VIP is removed and node2 binds it and sends its own GARPs every 3 s for 12 s. "
+            "The client resolves the VIP every 1 s throughout (21 requests): node1's kernel "
+            "answers before the switch, node2's after. moved. node2 is still named kube-vip with "
+            "the first 10 s cut off."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", (NODE1_MAC, KUBE_VIP), (NODE2_MAC, KUBE_VIP)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_garps(vip, NODE1_MAC, 4),
+            _need_garps(vip, NODE2_MAC, 4),
+            _need_replies(vip, CLIENT_MAC, {NODE1_MAC: 8, NODE2_MAC: 9}),
+            _never_back(vip),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def cilium_failover(lab: Lab, pcap: Path) -> Scenario:
+    """Cilium's Lease for the Service moves from node1 to node2 → moved."""
+    vip = "192.0.2.112"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        first = start_announcer(h["node1"], "cilium", "--iface", "eth0", "--vip", vip, "--duration", "7")
+        poll = _poll(h["client"], vip, 15)
+        if first.wait(timeout=15) != 0:
+            raise LabError("node1's Cilium emulation failed")
+        time.sleep(1.0)
+        second = start_announcer(h["node2"], "cilium", "--iface", "eth0", "--vip", vip, "--duration", "7")
+        out = _poll_output(lab, poll)
+        if second.wait(timeout=15) != 0:
+            raise LabError("node2's Cilium emulation failed")
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1, then node2 should answer:\n{out}")
+    sc = Scenario(
+        name="cilium-failover",
+        description=(
+            "Cilium's Lease for 192.0.2.112 moves from node1 to node2: node1 takes it over with "
+            "one op=2 broadcast GARP and answers requests with BPF-style replies as long as the "
+            "request for 7 s; 1 s after it stopped, node2 takes over the same way. The client "
+            "resolves the VIP every 1 s (15 requests, one or two unanswered in the gap). moved."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", (NODE1_MAC, CILIUM), (NODE2_MAC, CILIUM)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _cilium_shape(vip, NODE1_MAC, CLIENT_MAC),
+            _cilium_shape(vip, NODE2_MAC, CLIENT_MAC),
+            _never_back(vip),
+        ],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def kernel_failover(lab: Lab, pcap: Path) -> Scenario:
+    """An address moved from one host to another by hand (no announcer) → moved, the kernel."""
+    addr = "192.0.2.53"
+    h = _std_hosts(lab, "client", "node1", "node2")
+    client = h["client"]
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        h["node1"].add_address(f"{addr}/32")
+        _send_from(h["node1"], addr, CLIENT_IP)
+        out = arping(client, addr, "-c", "3", "-W", "0.5")
+        h["node1"].del_address(f"{addr}/32")
+        time.sleep(1.5)
+        h["node2"].add_address(f"{addr}/32")
+        _send_from(h["node2"], addr, CLIENT_IP)
+        out += arping(client, addr, "-c", "3", "-W", "0.5")
+        if NODE1_MAC not in out or NODE2_MAC not in out:
+            raise LabError(f"node1, then node2 should answer:\n{out}")
+    sc = Scenario(
+        name="kernel-failover",
+        description=(
+            "An address moved by hand, no announcer: node1 binds 192.0.2.53/32 and uses it (a UDP "
+            "datagram from it to the client: node1's kernel resolves the client with a request "
+            "from 192.0.2.53); the client resolves 192.0.2.53 three times (node1 answers); node1 "
+            "drops the address; 1.5 s later node2 binds and uses it the same way and answers "
+            "the client's next three requests. moved; both claimants are the kernel."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, addr, "moved", (NODE1_MAC, KERNEL), (NODE2_MAC, KERNEL)),
+            _expect(None, CLIENT_IP, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_replies(addr, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3}), _never_back(addr)],
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 #: name -> scenario function, in recording order.
 SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "single-owner": single_owner,
@@ -796,4 +1467,15 @@ SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "metallb-vs-kubevip": metallb_vs_kubevip,
     "duplicate-ip": duplicate_ip,
     "vlan-garp": vlan_garp,
+    "cilium-vs-kube-vip": cilium_vs_kube_vip,
+    "cilium-vs-metallb": cilium_vs_metallb,
+    "keepalived-split-brain-vrrp": keepalived_split_brain_vrrp,
+    "keepalived-vmac-failover": keepalived_vmac_failover,
+    "keepalived-vmac-split-brain": keepalived_vmac_split_brain,
+    "kernel-duplicate-ip": kernel_duplicate_ip,
+    "every-node-answers": every_node_answers,
+    "metallb-failover": metallb_failover,
+    "kube-vip-failover": kube_vip_failover,
+    "cilium-failover": cilium_failover,
+    "kernel-failover": kernel_failover,
 }

@@ -71,7 +71,7 @@ class Watch:
         lines = [json.loads(line) for line in self.stdout if line.strip()]
         assert lines, f"watch printed nothing; stderr: {self.stderr}"
         report = lines[-1]
-        assert report.get("schema") == "arpwatch-lb/report/1", lines[-1]
+        assert report.get("schema") == "arpwatch-lb/report/2", lines[-1]
         return self.proc.returncode, lines[:-1], report
 
 

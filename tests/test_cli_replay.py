@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from conftest import BROADCAST, ETH_ARP, ETH_IPV4, TPID_8021Q, arp, ether, ip, mac, unprivileged
 
 from arpwatch_lb.cli import cli
+from arpwatch_lb.core.announcers import WIRE_KINDS
 
 A = mac("02:00:5e:10:00:01")
 B = mac("02:00:5e:10:00:02")
@@ -258,7 +259,7 @@ def check_schema(report: dict) -> None:
     def is_mac(x: object) -> bool:
         return isinstance(x, str) and bool(MAC_RE.match(x))
 
-    assert report["schema"] == "arpwatch-lb/report/1"
+    assert report["schema"] == "arpwatch-lb/report/2"
     assert report["mode"] == "replay"
     assert isinstance(report["window"], float) and isinstance(report["duplicate_window"], float)
     assert isinstance(report["vips"], list)
@@ -281,6 +282,7 @@ def check_schema(report: dict) -> None:
                   "gratuitous", "eth_mismatch"):
             assert isinstance(e[k], int) and e[k] >= 0, k
         assert isinstance(e["timeline_complete"], bool)
+        assert e["announcer_hint"] is None or isinstance(e["announcer_hint"], str)
         if e["verdict"] == "unclaimed":
             assert e["owner"] is None and e["claimants"] == [] and e["frames"] == 0
             continue
@@ -294,6 +296,8 @@ def check_schema(report: dict) -> None:
             assert c["first_seen"] <= c["last_seen"]
             assert isinstance(c["runs"], int) and c["runs"] >= 1
             assert isinstance(c["host_ips"], list) and isinstance(c["other_ips"], int)
+            assert set(c["announcer"]) == {"kind", "evidence"}
+            assert c["announcer"]["kind"] in WIRE_KINDS and c["announcer"]["evidence"]
         assert [c["first_seen"] for c in e["claimants"]] == sorted(
             c["first_seen"] for c in e["claimants"])
         for r in e["timeline"]:
@@ -313,6 +317,13 @@ def check_schema(report: dict) -> None:
     for s in report["sources"]:
         assert set(s) >= {"path", "format", "compressed", "unsupported_linktypes"}
     assert isinstance(report["warnings"], list) and isinstance(report["errors"], list)
+    assert set(report["vrrp"]) == {"adverts", "virtual_routers"}
+    assert isinstance(report["vrrp"]["adverts"], int)
+    for vr in report["vrrp"]["virtual_routers"]:
+        assert 1 <= vr["vrid"] <= 255 and isinstance(vr["split_brain"], bool)
+        for src in vr["sources"]:
+            assert set(src) == {"ip", "mac", "priority", "resigned", "interval", "adverts",
+                                "first_seen", "last_seen"}
 
 
 def replay_json(*args: str | Path) -> dict:
@@ -331,9 +342,12 @@ def test_json_report_of_a_fight(tmp_path: Path) -> None:
     assert (e["ip"], e["vlan"], e["inner_vlan"], e["owner"]) == (VIP, None, None, "02:00:5e:10:00:01")
     assert e["claimants"] == [
         {"mac": "02:00:5e:10:00:01", "frames": 4, "first_seen": T0 + 0.0, "last_seen": T0 + 9.0,
-         "runs": 4, "host_ips": ["192.0.2.11"], "other_ips": 1},
+         "runs": 4, "host_ips": ["192.0.2.11"], "other_ips": 1,
+         "announcer": {"kind": "kube-vip", "evidence": "GARP op1 every 3.0 s (4 seen)"}},
         {"mac": "02:00:5e:10:00:02", "frames": 3, "first_seen": T0 + 1.5, "last_seen": T0 + 7.5,
-         "runs": 3, "host_ips": [], "other_ips": 0},
+         "runs": 3, "host_ips": [], "other_ips": 0,
+         "announcer": {"kind": "unknown", "evidence": "no distinctive evidence: 3 GARPs: 3 op2 "
+                       "(target MAC broadcast), no known announcer's shape or cadence"}},
     ]
     assert (e["changes"], e["flip_flops"], e["duplicate_replies"]) == (6, 5, 0)
     assert (e["requests"], e["replies"], e["gratuitous"]) == (4, 3, 7)

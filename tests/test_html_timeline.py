@@ -331,7 +331,15 @@ def test_lanes_name_the_node_and_the_announcer_when_the_report_knows_them(
     assert labels[1]["text"] == [second["mac"], "kube-vip", f"host {second['host_ips'][0]}"]
     plain = browser.evaluate("""Array.from(document.querySelectorAll('section.ip')[1]
       .querySelectorAll('text.lane-label tspan')).map(s => s.textContent)""")
-    assert plain == [report["ips"][1]["claimants"][0]["mac"]]  # nothing known: the MAC alone
+    client = report["ips"][1]["claimants"][0]  # the client: its kernel, by its own requests
+    assert client["announcer"]["kind"] == "kernel"
+    assert plain == [client["mac"], "kernel"]
+    del client["announcer"]  # a report that knows nothing: the MAC alone
+    write_html(page, report)
+    browser.load(page)
+    plain = browser.evaluate("""Array.from(document.querySelectorAll('section.ip')[1]
+      .querySelectorAll('text.lane-label tspan')).map(s => s.textContent)""")
+    assert plain == [client["mac"]]
 
 
 def test_unclaimed_vip_and_an_empty_capture_render(tmp_path: Path, browser: Browser) -> None:

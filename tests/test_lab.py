@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab import Host, Lab, LabError, cleanup_stale, list_lab_namespaces
-from lab.announce import build_garp, build_kubevip, build_metallb_pair
+from lab.announce import build_cilium_garp, build_garp, build_kubevip, build_metallb_pair, cilium_reply
 from lab.verify import read_frames
 
 
@@ -211,3 +211,21 @@ def test_announcer_frames() -> None:
     assert kv1[32:38] == b"\xff" * 6
     tagged = build_garp(mac, "198.51.100.20", vlan=100)
     assert tagged[12:14] == b"\x81\x00" and int.from_bytes(tagged[14:16], "big") == 100
+
+
+def test_cilium_frames() -> None:
+    mac, vip = "02:00:5e:10:00:02", "192.0.2.106"
+    g = build_cilium_garp(mac, vip)
+    assert len(g) == 60 and g[:6] == b"\xff" * 6 and g[20:22] == b"\x00\x02"
+    assert g[32:38] == b"\xff" * 6  # target MAC broadcast
+    client = bytes.fromhex("02005e100010")
+    head = b"\xff" * 6 + client + b"\x08\x06\x00\x01\x08\x00\x06\x04\x00\x01"
+    request = head + client + bytes([192, 0, 2, 10]) + bytes(6) + bytes([192, 0, 2, 106]) + b"P" * 16
+    r = cilium_reply(request, mac, vip)
+    assert r is not None and len(r) == len(request) == 58 and r[-16:] == b"P" * 16  # padding kept
+    assert r[:6] == client and r[6:12] == bytes.fromhex(mac.replace(":", ""))
+    assert r[20:22] == b"\x00\x02" and r[32:38] == client and r[38:42] == bytes([192, 0, 2, 10])
+    garp = head + client + bytes([192, 0, 2, 106]) + bytes(6) + bytes([192, 0, 2, 106])
+    assert cilium_reply(garp, mac, vip) is None  # gratuitous: not answered
+    other = head + client + bytes([192, 0, 2, 10]) + bytes(6) + bytes([192, 0, 2, 7])
+    assert cilium_reply(other, mac, vip) is None

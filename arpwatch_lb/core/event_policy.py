@@ -16,6 +16,11 @@ storm of lines:
 * ``resolved`` — a contested IP with no flip-flop and no duplicate reply for
   ``window`` seconds (checked by :meth:`EventPolicy.tick`).  The final report
   still says ``contested``: it judges the whole run.
+* ``announcer_identified`` — a claimant's announcer (its wire fingerprint,
+  :mod:`arpwatch_lb.core.fingerprint`) is first known or changes; within the
+  same per-second budget as ``new_claimant``.
+* ``vrrp_split_brain`` — two routers advertise one VRID at once (both
+  MASTER).  Never rate-limited: once per episode.
 
 With a MAC → node mapping (``nodes``, a callable: ``--kubernetes``), events
 that name MACs also name nodes: ``node`` (for ``mac``), ``previous_node``
@@ -46,7 +51,7 @@ __all__ = ["EVENT_KINDS", "EventPolicy"]
 
 EVENT_KINDS = ("new_claimant", "owner_changed", "flip_flop", "contested", "resolved",
                "duplicate_reply", "kernel_drops", "interface_down", "interface_up",
-               "interface_vanished", "summary")
+               "interface_vanished", "summary", "announcer_identified", "vrrp_split_brain")
 DEFAULT_INTERVAL = 1.0
 DEFAULT_BURST = 50
 
@@ -98,10 +103,15 @@ class EventPolicy:
                 continue
             if ch.kind in ("flip_flop", "duplicate_reply"):
                 self._fight(ch, interface, out)
+            elif ch.kind == "vrrp_split_brain":
+                out.append(self._split_brain(ch, interface))
             elif self._budget(ch.time):
                 ev = self._event(ch.kind, ch.time, interface, ch.key, ch.mac)
                 if ch.kind == "owner_changed":
                     self._previous(ev, ch.previous)
+                elif ch.kind == "announcer_identified":
+                    ev.update(announcer=ch.announcer, evidence=ch.evidence,
+                              previous_announcer=ch.previous_announcer)
                 out.append(ev)
             else:
                 self.suppressed += 1
@@ -112,6 +122,14 @@ class EventPolicy:
         ev = _base(kind, time, interface, key, mac)
         if self._node_map is not None and mac:
             ev["node"] = self._node_map.get(mac)
+        return ev
+
+    def _split_brain(self, ch: Change, interface: str | None) -> dict[str, Any]:
+        ev = self._event("vrrp_split_brain", ch.time, interface, ch.key, ch.mac)
+        group = ch.vrrp or {}
+        ev.update(vrid=group.get("vrid"), addresses=group.get("addresses", []),
+                  sources=[{k: s[k] for k in ("ip", "mac", "priority")}
+                           for s in group.get("sources", []) if not s.get("resigned")])
         return ev
 
     def _previous(self, ev: dict[str, Any], previous: bytes | None) -> None:

@@ -7,6 +7,12 @@ counted, never raised: RFC 5227 probes, RARP, ARP for other protocols, other
 ethertypes, and malformed frames (``"malformed.<reason>"``, after Zeek's
 "weirds").
 
+One other fact is decoded because it names an announcer: a VRRP
+advertisement (IPv4 protocol 112, RFC 3768 version 2 or RFC 5798 version 3),
+returned as a :class:`VrrpAdvert` — not a claim, and still a non-ARP frame
+for the frame counts.  Any other IPv4 frame, and a VRRP frame that is not a
+well-formed advertisement, is ``"non_arp"`` as before.
+
 Addresses stay raw bytes (6-byte MACs, 4-byte IPv4 addresses) so that the hot
 path never formats strings; :mod:`arpwatch_lb.core.addresses` formats them for
 reports.  :func:`encode_arp` is the inverse of the ARP part of the decoder.
@@ -15,7 +21,7 @@ reports.  :func:`encode_arp` is the inverse of the ARP part of the decoder.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -32,7 +38,10 @@ __all__ = [
     "ZERO_MAC",
     "Claim",
     "Operation",
+    "VrrpAdvert",
+    "count_other",
     "decode",
+    "decode_vrrp",
     "encode_arp",
     "ethernet_frame",
     "malformed_counts",
@@ -50,6 +59,9 @@ SUPPORTED_LINKTYPES = {
 ETHERTYPE_ARP = 0x0806
 ETHERTYPE_RARP = 0x8035
 ETHERTYPE_IPV4 = 0x0800
+IPPROTO_VRRP = 112
+VRRP_MULTICAST = b"\xe0\x00\x00\x12"  # 224.0.0.18
+VRRP_MAC_PREFIX = b"\x00\x00\x5e\x00\x01"  # IPv4 VRRP virtual router MACs: 00:00:5e:00:01:<VRID>
 VLAN_ETHERTYPES = frozenset({0x8100, 0x88A8, 0x9100})
 SLL_PROTOCOL_LLC = 0x0004  # Linux cooked capture: the payload is an 802.2 LLC frame
 MAX_VLAN_TAGS = 8  # deeper stacks are hostile input, not a network
@@ -127,6 +139,35 @@ class Claim(NamedTuple):
         return self.eth_src is not None and self.eth_src != self.sha
 
 
+class VrrpAdvert(NamedTuple):
+    """One VRRP advertisement (a fact for the announcer fingerprints, not a claim).
+
+    MACs and IPs are raw bytes, like :class:`Claim`.
+    """
+
+    time: float
+    """Capture timestamp, epoch seconds."""
+    vlan: int | None
+    inner_vlan: int | None
+    src_mac: bytes | None
+    """Ethernet source: the router's MAC, or the virtual MAC with ``use_vmac``
+    (None for Linux cooked captures without a link-layer address)."""
+    src_ip: bytes
+    """IPv4 source: the router's own address."""
+    dst_ip: bytes
+    """224.0.0.18, or a peer's address for unicast VRRP."""
+    version: int
+    """2 (RFC 3768) or 3 (RFC 5798)."""
+    vrid: int
+    """Virtual router ID, 1-255."""
+    priority: int
+    """0 (the master resigns) to 255 (the address owner)."""
+    interval: float
+    """Advertisement interval in seconds (v2: whole seconds; v3: centiseconds)."""
+    addresses: tuple[bytes, ...]
+    """The virtual IPv4 addresses the router claims."""
+
+
 _ARP_HDR = struct.Struct("!HHBBH")
 _ARP_ETH_IPV4 = struct.Struct("!HHBBH6s4s6s4s")
 _SLL = struct.Struct("!HHH8sH")
@@ -135,13 +176,14 @@ _U16 = struct.Struct("!H")
 
 
 def decode(linktype: int, data: bytes, time: float = 0.0, wire_length: int | None = None
-           ) -> Claim | str:
+           ) -> Claim | VrrpAdvert | str:
     """Decode one captured frame.
 
-    Returns a :class:`Claim`, or a frame-kind string for everything else:
-    ``"probe"``, ``"rarp"``, ``"arp_other"``, ``"non_arp"``,
-    ``"unsupported_linktype"`` or ``"malformed.<reason>"``.  Never raises for
-    any input bytes.
+    Returns a :class:`Claim`, a :class:`VrrpAdvert`, or a frame-kind string
+    for everything else: ``"probe"``, ``"rarp"``, ``"arp_other"``,
+    ``"non_arp"``, ``"unsupported_linktype"`` or ``"malformed.<reason>"``.
+    Never raises for any input bytes.  A :class:`VrrpAdvert` counts as
+    ``"non_arp"`` (see :func:`count_other`).
     """
     length = len(data) if wire_length is None else wire_length
     if linktype == LINKTYPE_ETHERNET:
@@ -192,11 +234,49 @@ def decode(linktype: int, data: bytes, time: float = 0.0, wire_length: int | Non
     if ethertype == ETHERTYPE_RARP:
         return RARP
     if ethertype != ETHERTYPE_ARP:
+        if ethertype == ETHERTYPE_IPV4:
+            return decode_vrrp(data, offset, time, vlans, eth_src)
         return NON_ARP
 
     vlan = vlans[0] if vlans else None
     inner = vlans[-1] if len(vlans) > 1 else None
     return decode_arp(data, offset, time, vlan, inner, eth_src, eth_dst, length)
+
+
+def decode_vrrp(data: bytes, offset: int, time: float, vlans: list[int],
+                eth_src: bytes | None) -> VrrpAdvert | str:
+    """The VRRP advertisement in the IPv4 packet at ``data[offset:]``, or ``"non_arp"``.
+
+    Anything that is not a complete, unfragmented IPv4 packet of protocol 112
+    carrying a version 2 or 3 advertisement (type 1) is ``"non_arp"``, like
+    every other IPv4 frame; never raises.
+    """
+    end = len(data)
+    if end < offset + 20 or data[offset + 9] != IPPROTO_VRRP or data[offset] >> 4 != 4:
+        return NON_ARP
+    ihl = (data[offset] & 0x0F) * 4
+    (frag,) = _U16.unpack_from(data, offset + 6)
+    start = offset + ihl
+    if ihl < 20 or frag & 0x3FFF or end < start + 8:  # options ok; fragments are not adverts
+        return NON_ARP
+    (total,) = _U16.unpack_from(data, offset + 2)
+    end = min(end, offset + total) if total >= ihl else end
+    ver_type, vrid, priority, count = data[start], data[start + 1], data[start + 2], data[start + 3]
+    version = ver_type >> 4
+    if ver_type & 0x0F != 1 or version not in (2, 3) or not vrid:
+        return NON_ARP
+    if end < start + 8 + 4 * count:
+        return NON_ARP
+    if version == 2:
+        interval = float(data[start + 5])
+    else:
+        interval = (_U16.unpack_from(data, start + 4)[0] & 0x0FFF) / 100.0
+    addresses = tuple(bytes(data[a:a + 4]) for a in range(start + 8, start + 8 + 4 * count, 4))
+    vlan = vlans[0] if vlans else None
+    inner = vlans[-1] if len(vlans) > 1 else None
+    return VrrpAdvert(time, vlan, inner, eth_src, bytes(data[offset + 12:offset + 16]),
+                      bytes(data[offset + 16:offset + 20]), version, vrid, priority, interval,
+                      addresses)
 
 
 def decode_arp(data: bytes, offset: int, time: float, vlan: int | None, inner_vlan: int | None,
@@ -220,6 +300,20 @@ def decode_arp(data: bytes, offset: int, time: float, vlan: int | None, inner_vl
         # A multicast, broadcast or zero sender MAC cannot own an address.
         return "malformed.invalid_sender_mac"
     return Claim(time, vlan, inner_vlan, op, sha, spa, tha, tpa, eth_src, eth_dst, length)
+
+
+def count_other(counts: MutableMapping[str, int], result: VrrpAdvert | str,
+                adverts: list[VrrpAdvert]) -> None:
+    """Count a decode result that is not a claim; collect it in ``adverts`` if it is one.
+
+    The one rule every source follows: a VRRP advertisement is a non-ARP
+    frame for the counts, and a fact for the core
+    (:meth:`arpwatch_lb.core.tracker.OwnershipTracker.feed_adverts`).
+    """
+    if result.__class__ is VrrpAdvert:
+        adverts.append(result)  # type: ignore[arg-type]
+        result = NON_ARP
+    counts[result] = counts.get(result, 0) + 1  # type: ignore[index,call-overload]
 
 
 def encode_arp(op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes) -> bytes:

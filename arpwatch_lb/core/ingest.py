@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from .frames import Claim, decode, malformed_counts
+from .frames import Claim, VrrpAdvert, count_other, decode, malformed_counts
 
 __all__ = ["FrameCounts", "classify", "ingest", "ingest_many"]
 
@@ -33,8 +33,9 @@ class FrameCounts(Counter):
 
 
 def classify(linktype: int, data: bytes, time: float, wire_length: int,
-             counts: Counter[str], out: list[Claim]) -> bool:
-    """Decode one frame; collect a claim into ``out`` (True) or count its kind (False).
+             counts: Counter[str], out: list[Claim], adverts: list[VrrpAdvert]) -> bool:
+    """Decode one frame; collect a claim into ``out`` (True), or count its kind and
+    collect a VRRP advertisement into ``adverts`` (False).
 
     Neither ``total`` nor ``claims`` is counted: for callers that count those
     in bulk (the fast path).
@@ -43,26 +44,27 @@ def classify(linktype: int, data: bytes, time: float, wire_length: int,
     if r.__class__ is Claim:
         out.append(r)  # type: ignore[arg-type]
         return True
-    counts[r] += 1  # type: ignore[index]
+    count_other(counts, r, adverts)  # type: ignore[arg-type]
     return False
 
 
 def ingest(linktype: int, data: bytes, time: float, wire_length: int,
-           counts: Counter[str], out: list[Claim]) -> None:
-    """Decode, count (``total``, ``claims`` or the frame's kind) and collect one frame."""
+           counts: Counter[str], out: list[Claim], adverts: list[VrrpAdvert]) -> None:
+    """Decode, count (``total``, ``claims`` or the frame's kind) and collect one frame
+    (a claim into ``out``, a VRRP advertisement into ``adverts``)."""
     counts["total"] += 1
-    if classify(linktype, data, time, wire_length, counts, out):
+    if classify(linktype, data, time, wire_length, counts, out, adverts):
         counts["claims"] += 1
 
 
 def ingest_many(linktype: int, frames: Iterable[tuple[float, bytes, int]],
-                counts: Counter[str], out: list[Claim]) -> int:
+                counts: Counter[str], out: list[Claim], adverts: list[VrrpAdvert]) -> int:
     """:func:`ingest` for ``(time, data, wire_length)`` frames; returns how many were read."""
     kinds: Counter[str] = Counter()
     before = len(out)
     n = 0
     for t, data, wire in frames:
-        classify(linktype, data, t, wire, kinds, out)
+        classify(linktype, data, t, wire, kinds, out, adverts)
         n += 1
     claims = len(out) - before
     counts.update(kinds, total=n, claims=claims)

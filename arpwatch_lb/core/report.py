@@ -18,9 +18,11 @@ from .verdicts import UNCLAIMED, VERDICT_ORDER, judge, one_node, summary_counts
 if TYPE_CHECKING:
     from .probe_plan import ProbeRtts
 
-__all__ = ["SCHEMA", "build_report", "frames_section"]
+__all__ = ["SCHEMA", "build_report", "frames_section", "vrrp_section"]
 
-SCHEMA = "arpwatch-lb/report/1"
+SCHEMA = "arpwatch-lb/report/2"
+"""Version 2 added ``announcer`` to claimants, ``announcer_hint`` to IPs and the
+top-level ``vrrp`` object; nothing of version 1 changed."""
 HOST_IPS = 4  # other IPs listed per claimant; ``other_ips`` has the exact count
 FRAME_KINDS = ("total", "claims", "probe", "rarp", "arp_other", "non_arp",
                "unsupported_linktype", "truncated")
@@ -42,6 +44,11 @@ def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict
     return out
 
 
+def _announcer(tracker: OwnershipTracker, st: IpState, mac: bytes) -> dict[str, str]:
+    a = tracker.announcer(st.key, mac)
+    return {"kind": a.kind, "evidence": a.evidence}
+
+
 def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
               nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
     vlan, inner, ip = st.key
@@ -55,6 +62,7 @@ def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
             "runs": c.runs,
             "host_ips": [format_ip(k[2]) for k in tracker.other_ips(mac, st.key)[:HOST_IPS]],
             "other_ips": tracker.mac_ip_counts.get(mac, 1) - 1,
+            "announcer": _announcer(tracker, st, mac),
         })
         if nodes is not None:
             claimants[-1]["node"] = nodes.get(mac)
@@ -82,6 +90,7 @@ def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
         "timeline": [{"mac": format_mac(r.mac), "first": _t(r.first), "last": _t(r.last),
                       "frames": r.frames} for r in timeline],
         "timeline_complete": st.changes + 1 == len(timeline),
+        "announcer_hint": tracker.announcer_hint(st.key),
     }
     if tracker.max_marks:  # kept on request (``--html``): the latest duplicate replies
         entry["duplicate_reply_events"] = [
@@ -101,6 +110,7 @@ def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
         "duplicate_replies": 0, "frames": 0, "requests": 0, "replies": 0, "gratuitous": 0,
         "eth_mismatch": 0, "first_seen": None, "last_seen": None, "first_flip_flop": None,
         "last_flip_flop": None, "timeline": [], "timeline_complete": True,
+        "announcer_hint": None,
     }
 
 
@@ -151,7 +161,15 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
         "sources": list(sources),
         "warnings": list(warnings),
         "errors": list(errors),
+        "vrrp": vrrp_section(tracker, vips),
     }
     if probes is not None:
         doc["probes"] = probes.report()
     return doc
+
+
+def vrrp_section(tracker: OwnershipTracker, vips: VipSet) -> dict[str, Any]:
+    """The ``vrrp`` object: adverts read, and the virtual routers whose addresses are selected."""
+    table = tracker.fingerprints.vrrp
+    return {"adverts": table.adverts,
+            "virtual_routers": [g.doc() for g in table.routers(vips if vips else None)]}

@@ -33,12 +33,21 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
   exact regardless.  With ``max_marks``, the latest duplicate replies (time,
   the two MACs, the requester) are kept too, in a deque of that length.
+* Per (IP, claimant MAC), a wire fingerprint
+  (:class:`~arpwatch_lb.core.fingerprint.FingerprintTable`, ``fingerprints``):
+  requests sent from the IP, requests answered, the shape and cadence of its
+  gratuitous frames, and the VRRP adverts seen (:meth:`OwnershipTracker.feed_adverts`).
+  Each IP state caches its owner's fingerprint (``fp``), so the hot path
+  pays an attribute read and a counter or two; gratuitous frames (a few per
+  cent of the traffic) pay a method call.
 
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
 ``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
 ``record_events`` is true, rare transitions (new claimant, owner change,
-flip-flop, duplicate reply) are queued as :class:`Change` objects for
-:meth:`OwnershipTracker.drain`.
+flip-flop, duplicate reply, a VRRP split brain) are queued as :class:`Change`
+objects for :meth:`OwnershipTracker.drain`, which also names the announcers
+whose fingerprints changed since the previous drain (``announcer_identified``
+when a claimant's kind is first known or changes).
 """
 
 from __future__ import annotations
@@ -46,8 +55,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from .frames import Claim
+from .announcers import UNKNOWN
+from .fingerprint import Announcer, Fingerprint, FingerprintTable
+from .frames import Claim, VrrpAdvert
 
 __all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
 
@@ -88,13 +100,22 @@ class Change:
     """A transition worth telling someone about (a fact, not a judgement)."""
 
     kind: str
-    """``new_claimant``, ``owner_changed``, ``flip_flop`` or ``duplicate_reply``."""
+    """``new_claimant``, ``owner_changed``, ``flip_flop``, ``duplicate_reply``,
+    ``announcer_identified`` or ``vrrp_split_brain``."""
     time: float
     key: Key
     mac: bytes
     previous: bytes | None = None
     requester: bytes | None = None
     """For duplicate replies: the requester's IP."""
+    announcer: str | None = None
+    """For ``announcer_identified``: the kind now named."""
+    evidence: str | None = None
+    """For ``announcer_identified``: the evidence sentence."""
+    previous_announcer: str | None = None
+    """For ``announcer_identified``: the kind named before (None: none yet)."""
+    vrrp: dict[str, Any] | None = None
+    """For ``vrrp_split_brain``: the virtual router (the report's ``vrrp`` object form)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -133,6 +154,8 @@ class IpState:
     answer_group: tuple[bytes, float, set[bytes]] | None = None
     """The current chain: (requester IP, time of the request it answers — or of its first
     duplicate reply when the request was not seen —, MACs)."""
+    fp: Fingerprint | None = None
+    """The owner's fingerprint (a cache of ``fingerprints.get(key, owner)``)."""
 
     @property
     def frames(self) -> int:
@@ -195,6 +218,10 @@ class OwnershipTracker:
         """Network time: the latest claim's timestamp."""
         self.claimant_pairs = 0
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
+        self.fingerprints = FingerprintTable()
+        """Wire fingerprints per (IP key, MAC) and the VRRP routers seen."""
+        self._dirty: dict[tuple[Key, bytes], None] = {}
+        """Fingerprints to name again at the next drain (``record_events`` only)."""
 
     # -- feeding ----------------------------------------------------------
 
@@ -206,7 +233,9 @@ class OwnershipTracker:
         """Account every claim of an iterable, in order.
 
         The hot path: another claim by the current owner costs one dict
-        lookup and two attribute writes.  Everything rarer is a method call.
+        lookup and two attribute writes, and its fingerprint (cached on the IP
+        state) one store for a request or a counter for a reply.  Everything
+        rarer — gratuitous frames included — is a method call.
         """
         ips = self.ips
         get = ips.get
@@ -217,8 +246,10 @@ class OwnershipTracker:
         answered = self.answered
         answered_get = answered.get
         dup_window = self.dup_window
+        record = self.record_events
+        dirty = self._dirty
         for c in claims:
-            t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
+            t, vlan, inner, op, sha, spa, tha, tpa, src, dst, length = c
             key = (vlan, inner, spa)
             st = get(key)
             if st is None:
@@ -232,15 +263,22 @@ class OwnershipTracker:
                 self._change(st, sha, t)
             if t > now:
                 now = t
+            fp = st.fp
             if spa == tpa:  # gratuitous: announces, answers nobody
                 st.gratuitous += 1
                 if op == 1:
                     st.requests += 1
                 else:
                     st.replies += 1
+                fp.gratuitous(t, op, sha, tha, dst, length)
+                if record:
+                    dirty[(key, sha)] = None
             elif op == 1:
                 st.requests += 1
                 asked[(vlan, inner, tpa, spa)] = t
+                if record and not fp.ask_len:
+                    dirty[(key, sha)] = None
+                fp.ask_len = length
             else:
                 st.replies += 1
                 rk = (vlan, inner, spa, tpa)
@@ -252,18 +290,97 @@ class OwnershipTracker:
                     if asked_at is None or t - asked_at > dup_window or asked_at <= prev[1]:
                         self._duplicate_reply(st, prev[0], sha, tpa, t)
                 answered[rk] = (sha, t)
+                fp.replies += 1
+                if fp.lencheck:
+                    self._reply_length(fp, key, sha, tpa, length)
             if src != sha and src is not None:
                 st.eth_mismatch += 1
         self.now = now
         if now - self._pruned > PRUNE_EVERY or len(asked) + len(answered) > MAX_PENDING:
             self._prune()
 
+    def feed_adverts(self, adverts: Iterable[VrrpAdvert]) -> None:
+        """Account VRRP advertisements (the one way VRRP facts reach the core).
+
+        Sources hand them over after the claims of the same batch.  They do
+        not move network time (``now`` follows the claims).
+        """
+        table = self.fingerprints
+        vrrp = table.vrrp
+        for a in adverts:
+            started = vrrp.feed(a)
+            if not self.record_events:
+                continue
+            if a.src_mac is not None:
+                for ip in a.addresses:
+                    key = (a.vlan, a.inner_vlan, ip)
+                    if table.find(key, a.src_mac) is not None:
+                        self._dirty[(key, a.src_mac)] = None
+            if started is not None:
+                ip = started.addresses[0] if started.addresses else a.src_ip
+                self.events.append(Change(kind="vrrp_split_brain", time=a.time,
+                                          key=(a.vlan, a.inner_vlan, ip), mac=a.src_mac or b"",
+                                          vrrp=started.doc()))
+
+    def announcer(self, key: Key, mac: bytes) -> Announcer:
+        """The announcer of ``mac``'s claims of ``key``, named from its frames."""
+        return self.fingerprints.announcer(key, mac, self._macs(key))
+
+    def announcer_hint(self, key: Key) -> str | None:
+        """The IP's announcer hint (every node answers), or None."""
+        return self.fingerprints.hint(key, self._macs(key))
+
+    def _macs(self, key: Key) -> list[bytes]:
+        st = self.ips.get(key)
+        return [] if st is None else [st.owner, *st.closed]
+
     def drain(self) -> list[Change]:
-        """Return and forget the queued change events."""
+        """Return and forget the queued change events (naming announcers first)."""
+        if self._dirty:
+            self._identify()
         out, self.events = self.events, []
         return out
 
+    def _identify(self) -> None:
+        """``announcer_identified`` for each fingerprint touched whose kind changed."""
+        dirty, self._dirty = self._dirty, {}
+        table = self.fingerprints
+        for key, mac in dirty:
+            fp = table.find(key, mac)
+            if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
+                continue  # nothing that could name an announcer yet: skip the sentence
+            a = table.announcer(key, mac, self._macs(key), self.now)
+            if a.kind == (fp.kind or UNKNOWN):
+                continue
+            previous, fp.kind = fp.kind, a.kind
+            self.events.append(Change(kind="announcer_identified", time=self.now, key=key,
+                                      mac=mac, announcer=a.kind, evidence=a.evidence,
+                                      previous_announcer=previous))
+
+    def _reply_length(self, fp: Fingerprint, key: Key, mac: bytes, requester: bytes,
+                      length: int) -> None:
+        """Compare a reply's length with the request it answers (Cilium's mark).
+
+        The requester's fingerprint keeps the length of its latest request;
+        that is the request answered when the latest claim of the requester's
+        IP is the request for this IP (same timestamp in ``asked``).
+        Otherwise — it claimed anything since — there is no evidence.
+        """
+        vlan, inner, ip = key
+        rq = self.ips.get((vlan, inner, requester))
+        if rq is None or rq.fp is None or self.asked.get((vlan, inner, ip, requester)) != rq.run_last:
+            return
+        if rq.fp.ask_len == length:
+            fp.same_len += 1
+        else:
+            fp.other_len += 1
+        if self.record_events:
+            self._dirty[(key, mac)] = None
+
     def _new_claimant(self, st: IpState, mac: bytes, t: float) -> None:
+        st.fp = self.fingerprints.get(st.key, mac)
+        if self.record_events:
+            self._dirty[(st.key, mac)] = None
         seen = self.mac_ips.setdefault(mac, {})
         self.claimant_pairs += 1
         self.mac_ip_counts[mac] = self.mac_ip_counts.get(mac, 0) + 1
@@ -287,6 +404,8 @@ class OwnershipTracker:
         flip = returning is not None and t - returning.last <= self.window
         if returning is None:
             self._new_claimant(st, mac, t)
+        else:
+            st.fp = self.fingerprints.get(st.key, mac)
         st.owner, st.run_first, st.run_last, st.run_frames = mac, t, t, 1
         if flip:
             st.flip_flops += 1
@@ -336,7 +455,10 @@ class OwnershipTracker:
                                        {first, second})
         if len(group[2]) > len(st.widest_answer):
             st.widest_answer = tuple(sorted(group[2]))
+        self.fingerprints.answered_together(st.key, requester, first, second, t, self.dup_window)
         if self.record_events:
+            for mac in self._macs(st.key):
+                self._dirty[(st.key, mac)] = None  # "every node answers" may name them all
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))
 

@@ -61,12 +61,17 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
         raise
     with _fewer_gc_passes():
         if len(readers) == 1:
-            for batch in readers[0].batches():
+            reader = readers[0]
+            for batch in reader.batches():
                 tracker.feed_all(batch)
+                if reader.adverts:
+                    tracker.feed_adverts(reader.take_adverts())
         else:
             merged = heapq.merge(*readers, key=itemgetter(0))
             while batch := list(islice(merged, MERGE_BATCH)):
                 tracker.feed_all(batch)
+                _feed_adverts(readers, tracker)
+            _feed_adverts(readers, tracker)
     result = ReplayResult(counts)
     for r in readers:
         result.sources.append({"path": str(r.path), "format": r.format,
@@ -76,6 +81,14 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
         if r.error:
             result.errors.append(r.error)
     return result
+
+
+def _feed_adverts(readers: Sequence[CaptureReader], tracker: OwnershipTracker) -> None:
+    """Hand the VRRP adverts the readers met so far to the tracker, in time order."""
+    adverts = [a for r in readers if r.adverts for a in r.take_adverts()]
+    if adverts:
+        adverts.sort(key=itemgetter(0))
+        tracker.feed_adverts(adverts)
 
 
 @contextmanager

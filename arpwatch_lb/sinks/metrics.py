@@ -11,6 +11,8 @@ README.md ("Kubernetes", "Metrics") has the table and the PromQL):
 
 * per IP: ``arpwatch_lb_ip_claimants``, ``_ip_claimant_nodes``,
   ``_ip_claimant_frames_total{mac,node}``, ``_ip_owner_info{mac,node}``,
+  ``_ip_claimant_info{mac,node,announcer}`` (the announcer named by the MAC's
+  frames, :mod:`arpwatch_lb.core.fingerprint`; ``unknown`` until known),
   ``_ip_owner_changes_total``, ``_ip_flip_flops_total``,
   ``_ip_duplicate_replies_total``, ``_ip_contested`` (1 while two or more
   nodes fight: the last flip-flop or duplicate reply within the window);
@@ -44,7 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from ..core.addresses import format_ip, format_mac
-from ..core.tracker import IpState, OwnershipTracker
+from ..core.fingerprint import Announcer
+from ..core.tracker import IpState, Key, OwnershipTracker
 from ..core.verdicts import claimant_macs, contested_now, distinct_nodes
 
 try:
@@ -99,6 +102,8 @@ class IpSample:
     flip_flops: int
     duplicate_replies: int
     contested: bool
+    announcers: tuple[tuple[str, str, str], ...] = ()
+    """(mac, node, announcer kind) of the MACs with their own ``mac`` label."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +141,11 @@ def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
 
 
 def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
-            max_macs: int) -> IpSample:
+            max_macs: int, announcer: Callable[[Key, bytes], Announcer]) -> IpSample:
     vlan, inner, ip = st.key
     frames, labelled = _bounded_macs(st, nodes, max_macs)
+    kinds = tuple((format_mac(m), nodes.get(m, ""), announcer(st.key, m).kind)
+                  for m in st.claimants() if m in labelled)
     return IpSample(
         vip=format_ip(ip),
         vlan="" if vlan is None else (str(vlan) if inner is None else f"{vlan}.{inner}"),
@@ -147,6 +154,7 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
         claimants=len(claimant_macs(st)), nodes=distinct_nodes(st, nodes),
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
         contested=contested_now(st, nodes, now, horizon),
+        announcers=kinds,
     )
 
 
@@ -191,7 +199,8 @@ def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mappin
         states.sort(key=lambda s: (-(s.flip_flops + s.duplicate_replies), -s.changes, s.key))
         states = states[:max_ips]
     now = tracker.now
-    samples = [_sample(st, node_map, now, horizon, max_macs) for st in states]
+    samples = [_sample(st, node_map, now, horizon, max_macs, tracker.announcer)
+               for st in states]
     frames = dict(counts or {})
     frames.setdefault("claims", sum(st.frames for st in list(tracker.ips.values())))
     fields = dict(extra)
@@ -248,6 +257,10 @@ class TrackerCollector:
                                      "the rest summed as mac=\"other\").", labels=MAC_LABELS)
         owner = GaugeMetricFamily("arpwatch_lb_ip_owner_info",
                                   "The MAC (and node) that claimed the IP last.", labels=MAC_LABELS)
+        claimant = GaugeMetricFamily("arpwatch_lb_ip_claimant_info",
+                                     "The announcer a claimant's frames name (metallb, kube-vip, "
+                                     "cilium, keepalived, kernel or unknown).",
+                                     labels=[*MAC_LABELS, "announcer"])
         for s in snap.ips:
             base = [s.vip, s.vlan]
             for family, attr in per_ip:
@@ -255,8 +268,10 @@ class TrackerCollector:
             for mac, node, n in s.macs:
                 frames.add_metric([*base, mac, node], n)
             owner.add_metric([*base, s.owner, s.owner_node], 1)
+            for mac, node, kind in s.announcers:
+                claimant.add_metric([*base, mac, node, kind], 1)
         families = [f for f, _ in per_ip]
-        yield from (*families[:2], frames, owner, *families[2:])
+        yield from (*families[:2], frames, owner, claimant, *families[2:])
         kinds = CounterMetricFamily("arpwatch_lb_frames", "Frames read, by kind.", labels=["kind"])
         for k, v in sorted(snap.frames.items()):
             kinds.add_metric([k], v)

@@ -28,9 +28,12 @@ def _claimants(entry: Mapping[str, Any]) -> str:
     for c in entry["claimants"]:
         node = f" [{c['node'] or '?'}]" if "node" in c else ""  # --kubernetes: the node name
         host = f" (host {', '.join(c['host_ips'][:2])})" if c["host_ips"] else ""
-        lines.append(f"{c['mac']}{node}{host} ×{c['frames']}")
+        kind = f" {c['announcer']['kind']}" if "announcer" in c else ""
+        lines.append(f"{c['mac']}{node}{kind}{host} ×{c['frames']}")
     if entry.get("same_node"):
         lines.append(f"(one node, {len(entry['claimants'])} MACs)")
+    if entry.get("announcer_hint"):
+        lines.append(f"({entry['announcer_hint']})")
     return "\n".join(lines) or "-"
 
 
@@ -65,6 +68,21 @@ def timeline_lines(entry: Mapping[str, Any], per_line: int = 4) -> list[str]:
     return lines
 
 
+def vrrp_lines(report: Mapping[str, Any]) -> list[str]:
+    """A VRRP split brain, one line each: VRID, addresses and the routers with their priorities."""
+    out = []
+    for g in report.get("vrrp", {}).get("virtual_routers", []):
+        if not g["split_brain"]:
+            continue
+        routers = ", ".join(f"{s['ip']} ({s['mac'] or '?'}) priority {s['priority']}"
+                            for s in g["sources"])
+        vlan = "" if g["vlan"] is None else f" on vlan {g['vlan']}"
+        out += ["", f"VRRP SPLIT BRAIN: VRID {g['vrid']}{vlan} ({', '.join(g['addresses'])}) "
+                    f"advertised at once by {routers}, from {_clock(g['split_first'])} to "
+                    f"{_clock(g['split_last'])}"]
+    return out
+
+
 def render_table(report: Mapping[str, Any]) -> str:
     """The whole report as text."""
     from tabulate import tabulate  # deferred: the JSON path need not pay for its import
@@ -81,8 +99,8 @@ def render_table(report: Mapping[str, Any]) -> str:
                  *([_rtt(e.get("probe_rtt"))] if probed else [])] for e in ips]
         named = any("node" in c for e in ips for c in e["claimants"])
         out.append(tabulate(rows, headers=["VERDICT", "VLAN", "IP", "OWNER",
-                                           "CLAIMANTS [node] (host, frames)" if named else
-                                           "CLAIMANTS (host, frames)", "CHANGES",
+                                           "CLAIMANTS [node] announcer (host, frames)" if named
+                                           else "CLAIMANTS announcer (host, frames)", "CHANGES",
                                            "FLIP-FLOPS", "DUP REPLIES",
                                            *(["PROBE RTT min/avg/max"] if probed else [])],
                             tablefmt="simple", disable_numparse=True))
@@ -95,6 +113,7 @@ def render_table(report: Mapping[str, Any]) -> str:
         for e in contested:
             out.append(f"  {e['ip']} (vlan {_vlan(e)}):")
             out.extend(f"    {line}" for line in timeline_lines(e))
+    out.extend(vrrp_lines(report))
     s = report["summary"]
     f = report["frames"]
     out.append("")

@@ -24,7 +24,9 @@ Claims are handed on per 128 KiB chunk, so the tracker sees them while they
 are still in the CPU cache.  Anything unusual (stacked tags, LLC/SNAP, odd
 opcodes or sizes, malformed frames) goes through
 :func:`arpwatch_lb.core.frames.decode`, the reference decoder; property tests
-check that both paths agree.
+check that both paths agree.  So do IPv4 frames whose protocol byte is 112
+(VRRP): one more byte read per non-ARP frame.  Their advertisements are
+collected in :attr:`CaptureReader.adverts` (see :meth:`CaptureReader.take_adverts`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ..core.frames import (
     ZERO_IP,
     ZERO_MAC,
     Claim,
+    VrrpAdvert,
 )
 from ..core.ingest import FrameCounts, classify, ingest
 from .errors import CaptureError
@@ -86,6 +89,8 @@ class CaptureReader:
         self.warnings: list[str] = []
         self.error: str | None = None
         self.unsupported: set[int] = set()
+        self.adverts: list[VrrpAdvert] = []
+        """VRRP advertisements read so far and not yet taken (:meth:`take_adverts`)."""
         self.format = ""
         self.compressed = False
         self._stream = self._open()
@@ -146,6 +151,11 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Claim]:
         return chain.from_iterable(self.batches())
+
+    def take_adverts(self) -> list[VrrpAdvert]:
+        """Return and forget the VRRP advertisements read so far (in file order)."""
+        out, self.adverts = self.adverts, []
+        return out
 
     def batches(self) -> Iterator[list[Claim]]:
         """Yield the claims in file order, one list per chunk read."""
@@ -278,7 +288,7 @@ class CaptureReader:
             p = off + 16
             if p + cap > n:
                 break
-            ingest(linktype, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out)
+            ingest(linktype, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out, self.adverts)
             off = p + cap
         return off
 
@@ -338,7 +348,10 @@ class CaptureReader:
                 else:
                     prevcap = cap
                     sec, frac, cap, wlen = hdr(buf, off)
-            elif e0 >= 0x06 and cap >= 14 and e0 not in tags:
+            elif e0 >= 0x06 and cap >= 14 and e0 not in tags and buf[p + 23] != 112:
+                # Not ARP, and not IPv4 protocol 112 (VRRP: decoded below).  For a
+                # record shorter than 24 bytes the byte read is stale, never out of
+                # the buffer; a stale 112 only sends the frame to decode().
                 nonarp += 1
                 off = p + cap
                 continue
@@ -355,7 +368,8 @@ class CaptureReader:
                         continue
                 sec, frac, cap, wlen = hdr(buf, off)
             off = p + cap
-            if not classify(LINKTYPE_ETHERNET, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out):
+            if not classify(LINKTYPE_ETHERNET, buf[p:p + cap], sec + frac * tsunit, wlen, counts, out,
+                            self.adverts):
                 rare += 1
         claims = len(out) - first
         counts.update(total=claims + nonarp + rare, claims=claims, non_arp=nonarp)
@@ -378,7 +392,7 @@ class CaptureReader:
                                   src, dst, wlen)))
             else:
                 classify(LINKTYPE_ETHERNET, buf[pos + 16:pos + size], sec + frac * tsunit, wlen,
-                         counts, out)
+                         counts, out, self.adverts)
             pos += size
         view.release()
 
@@ -472,7 +486,7 @@ class CaptureReader:
         return linktype, unit, tsoff
 
     def _one(self, linktype: int, data: bytes, time: float, wlen: int, out: list[Claim]) -> None:
-        ingest(linktype, data, time, wlen, self.counts, out)
+        ingest(linktype, data, time, wlen, self.counts, out, self.adverts)
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper

@@ -1,11 +1,11 @@
-"""Live capture: one AF_PACKET socket per interface, ARP frames only.
+"""Live capture: one AF_PACKET socket per interface, ARP (and VRRP) frames only.
 
 Each :class:`LinkSocket` owns two packet sockets on one interface:
 
 * a *capture* socket (``SOCK_RAW``, ``ETH_P_ALL``, bound to the interface)
   with a classic BPF program attached (:data:`ARP_FILTER`), so the kernel
-  hands only ARP frames — untagged, or with an 802.1Q/802.1ad tag still in
-  the data — to Python.  The filter is attached *before* the socket is bound,
+  hands only ARP frames and VRRP adverts — untagged, or with an
+  802.1Q/802.1ad tag still in the data — to Python.  The filter is attached *before* the socket is bound,
   so no unfiltered frame is ever queued;
 * a *send* socket (protocol 0: it receives nothing) for probes.  Because the
   frames it sends come from another socket, the capture socket sees them like
@@ -83,33 +83,50 @@ SIOCGIFFLAGS = 0x8913
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
 
-#: Classic BPF: accept ARP (ethertype 0x0806), or a VLAN tag (0x8100, 0x88a8,
-#: 0x9100) still in the data followed by ARP; drop everything else.  This is
-#: the output of ``tcpdump -dd 'arp or (vlan and arp)'`` when tcpdump does not
-#: know the link (it then matches tags in the data, not Linux's ancillary VLAN
-#: fields), i.e.::
+#: Classic BPF: accept ARP (ethertype 0x0806) and VRRP (IPv4, protocol 112: a
+#: few adverts a second, for the announcer fingerprints), untagged or behind a
+#: VLAN tag (0x8100, 0x88a8, 0x9100) still in the data; drop everything else.
+#: This is the output of::
+#:
+#:     tcpdump -dd -r ETHERNET.pcap 'arp or (ip proto 112) or (vlan and (arp or ip proto 112))'
+#:
+#: (compiled for a capture file's Ethernet link type, tcpdump matches tags in
+#: the data, not Linux's ancillary VLAN fields), i.e.::
 #:
 #:     (000) ldh  [12]
-#:     (001) jeq  #0x806   jt 7  jf 2
-#:     (002) jeq  #0x8100  jt 5  jf 3
-#:     (003) jeq  #0x88a8  jt 5  jf 4
-#:     (004) jeq  #0x9100  jt 5  jf 8
-#:     (005) ldh  [16]
-#:     (006) jeq  #0x806   jt 7  jf 8
-#:     (007) ret  #262144
-#:     (008) ret  #0
+#:     (001) jeq  #0x806   jt 13 jf 2
+#:     (002) jeq  #0x800   jt 3  jf 5
+#:     (003) ldb  [23]
+#:     (004) jeq  #0x70    jt 13 jf 14
+#:     (005) jeq  #0x8100  jt 8  jf 6
+#:     (006) jeq  #0x88a8  jt 8  jf 7
+#:     (007) jeq  #0x9100  jt 8  jf 14
+#:     (008) ldh  [16]
+#:     (009) jeq  #0x806   jt 13 jf 10
+#:     (010) jeq  #0x800   jt 11 jf 14
+#:     (011) ldb  [27]
+#:     (012) jeq  #0x70    jt 13 jf 14
+#:     (013) ret  #262144
+#:     (014) ret  #0
 #:
 #: The outer tag of a received frame is normally stripped into the skb before
-#: packet sockets see it, so the first test matches tagged ARP too; the
-#: second catches a tag left in the data (QinQ inner tag, no offload).
+#: packet sockets see it, so the first tests match tagged frames too; the
+#: second half catches a tag left in the data (QinQ inner tag, no offload).
+#: (The ARP-only program before VRRP was ``'arp or (vlan and arp)'``.)
 ARP_FILTER: tuple[tuple[int, int, int, int], ...] = (
     (0x28, 0, 0, 0x0000000C),
-    (0x15, 5, 0, 0x00000806),
+    (0x15, 11, 0, 0x00000806),
+    (0x15, 0, 2, 0x00000800),
+    (0x30, 0, 0, 0x00000017),
+    (0x15, 8, 9, 0x00000070),
     (0x15, 2, 0, 0x00008100),
     (0x15, 1, 0, 0x000088A8),
-    (0x15, 0, 3, 0x00009100),
+    (0x15, 0, 6, 0x00009100),
     (0x28, 0, 0, 0x00000010),
-    (0x15, 0, 1, 0x00000806),
+    (0x15, 3, 0, 0x00000806),
+    (0x15, 0, 3, 0x00000800),
+    (0x30, 0, 0, 0x0000001B),
+    (0x15, 0, 1, 0x00000070),
     (0x06, 0, 0, 0x00040000),
     (0x06, 0, 0, 0x00000000),
 )

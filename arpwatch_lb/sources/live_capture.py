@@ -8,6 +8,8 @@ interface and does the bookkeeping that ``probe`` and ``watch`` share:
   same decode → count → collect step a replay uses; claims go to the
   :class:`~arpwatch_lb.core.tracker.OwnershipTracker`, and the raw frames to
   an optional ``tee(time, data, wire_length)`` (the session's pcap writer);
+  VRRP adverts go to the tracker after the claims
+  (:meth:`~arpwatch_lb.core.tracker.OwnershipTracker.feed_adverts`);
 * :meth:`Monitor.read_stats` folds the kernel's ``PACKET_STATISTICS`` into
   per-interface totals (packets = frames passed to us + frames dropped);
 * :meth:`Monitor.check_links` follows each interface's state: down (the
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.frames import LINKTYPE_ETHERNET, Claim
+from ..core.frames import LINKTYPE_ETHERNET, Claim, VrrpAdvert
 from ..core.ingest import FrameCounts, ingest_many
 from ..core.tracker import Change, OwnershipTracker
 from .link_socket import FrameSource, LinkDown, LinkGone, LinkSocket, Received, interface_state
@@ -173,9 +175,12 @@ class Monitor:
             for t, data, wire, _out in batch:
                 tee(t, data, wire)
         claims: list[Claim] = []
+        adverts: list[VrrpAdvert] = []
         link.frames += ingest_many(LINKTYPE_ETHERNET, ((r[0], r[1], r[2]) for r in batch),
-                                   self.counts, claims)
+                                   self.counts, claims, adverts)
         self.tracker.feed_all(claims)
+        if adverts:
+            self.tracker.feed_adverts(adverts)
         if self.on_claims is not None and claims:
             self.on_claims(claims, link.name)
         if self.on_changes is not None and self.tracker.record_events:
