@@ -16,20 +16,31 @@ any flip-flop or duplicate reply; moved = any owner change; else ok.  Every
 ARP request also claims the requester's own IP, so the client's address is
 an "ok" entry.
 
-Addresses (all TEST-NET, only inside the lab namespaces):
+IPv6 scenarios (``*-ipv6``) follow the same rules with Neighbor Discovery
+(see the README, "How it decides"): an advertisement claims its target, a
+solicitation with a source link-layer option claims its source, and two
+solicited advertisements from different MACs answering one solicitation are
+a duplicate reply.  The client resolves a VIP the way any IPv6 host does: its
+kernel multicasts a solicitation to the VIP's solicited-node group
+(:meth:`lab.netlab.Host.resolve6`), and every holder of the VIP answers.
 
-==========  =================  ===================
-host        IPv4               MAC
-==========  =================  ===================
-client      192.0.2.10/24      02:00:5e:10:00:10
-node1       192.0.2.11/24      02:00:5e:10:00:01
-node2       192.0.2.12/24      02:00:5e:10:00:02
-observer    (none, passive)    02:00:5e:10:00:fe
-==========  =================  ===================
+Addresses (all TEST-NET or the IPv6 documentation prefix, only inside the lab
+namespaces; IPv6 only in the ``*-ipv6`` scenarios, plus each host's fe80::
+link-local address there):
+
+==========  =================  ==================  ===================
+host        IPv4               IPv6                MAC
+==========  =================  ==================  ===================
+client      192.0.2.10/24      2001:db8::10/64     02:00:5e:10:00:10
+node1       192.0.2.11/24      2001:db8::11/64     02:00:5e:10:00:01
+node2       192.0.2.12/24      2001:db8::12/64     02:00:5e:10:00:02
+observer    (none, passive)    (none, passive)     02:00:5e:10:00:fe
+==========  =================  ==================  ===================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
 import subprocess
@@ -38,17 +49,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from lab.netlab import Host, Lab, LabError
 from lab.verify import Frame, read_frames, verify
 
 __all__ = [
     "CLIENT_IP",
+    "CLIENT_IP6",
     "CLIENT_MAC",
     "NODE1_IP",
+    "NODE1_IP6",
     "NODE1_MAC",
     "NODE2_IP",
+    "NODE2_IP6",
     "NODE2_MAC",
     "OBSERVER_MAC",
     "SCENARIOS",
@@ -57,9 +71,12 @@ __all__ = [
     "Scenario",
     "Verdict",
     "duplicate_ip",
+    "duplicate_ipv6",
     "failover",
     "failover_busy_client",
+    "failover_ipv6",
     "keepalived_split_brain",
+    "keepalived_split_brain_ipv6",
     "metallb_vs_kubevip",
     "single_owner",
     "vlan_garp",
@@ -73,6 +90,8 @@ CLIENT_IP, CLIENT_MAC = "192.0.2.10", "02:00:5e:10:00:10"
 NODE1_IP, NODE1_MAC = "192.0.2.11", "02:00:5e:10:00:01"
 NODE2_IP, NODE2_MAC = "192.0.2.12", "02:00:5e:10:00:02"
 OBSERVER_MAC = "02:00:5e:10:00:fe"
+CLIENT_IP6, NODE1_IP6, NODE2_IP6 = "2001:db8::10", "2001:db8::11", "2001:db8::12"
+ALL_NODES_MAC = "33:33:00:00:00:01"  # ff02::1
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,7 @@ class Scenario:
         design_checks: scenario-specific checks of the recording; each returns
             a list of problems (empty = fine).
         frames: tcpdump's packet count once recorded.
+        ipv6: IPv6 is expected on the wire (only the lab's IPv6 ranges).
     """
 
     name: str
@@ -117,19 +137,23 @@ class Scenario:
     seconds: float = 0.0
     design_checks: list[Callable[[list[Frame]], list[str]]] = field(default_factory=list)
     frames: int | None = None
+    ipv6: bool = False
 
     def expected_facts(self) -> dict[str, Any]:
-        """The ``<scenario>.expected-facts.json`` document."""
-        ordered = sorted(
-            self.ips, key=lambda e: (e.vlan is not None, e.vlan or 0, tuple(int(p) for p in e.ip.split(".")))
-        )
+        """The ``<scenario>.expected-facts.json`` document (IPv4 entries before IPv6 ones)."""
+
+        def order(e: ExpectedIP) -> tuple[bool, int, int, int]:
+            a = ipaddress.ip_address(e.ip)
+            return e.vlan is not None, e.vlan or 0, a.version, int(a)
+
+        ordered = sorted(self.ips, key=order)
         return {"scenario": self.name, "description": self.description, "ips": [e.to_json() for e in ordered]}
 
     def check(self, pcap: Path | None = None) -> list[str]:
         """Problems found in the recording (generic checks + design checks)."""
         frames = read_frames(pcap or self.pcap)
         expected = {(e.vlan, e.ip): set(e.macs) for e in self.ips}
-        problems = verify(frames, expected, self.hosts.values())
+        problems = verify(frames, expected, self.hosts.values(), ipv6=self.ipv6)
         for chk in self.design_checks:
             problems += chk(frames)
         return problems
@@ -138,14 +162,19 @@ class Scenario:
 # -- helpers -----------------------------------------------------------------
 
 
-def _std_hosts(lab: Lab, *names: str) -> dict[str, Host]:
-    """Create the standard hosts named in ``names`` plus the observer (last)."""
+def _std_hosts(lab: Lab, *names: str, ipv6: bool = False) -> dict[str, Host]:
+    """Create the standard hosts named in ``names`` plus the observer (last); with ``ipv6``
+    each also gets its 2001:db8::/64 address (and so its link-local one)."""
     table = {
-        "client": (CLIENT_IP, CLIENT_MAC),
-        "node1": (NODE1_IP, NODE1_MAC),
-        "node2": (NODE2_IP, NODE2_MAC),
+        "client": (CLIENT_IP, CLIENT_MAC, CLIENT_IP6),
+        "node1": (NODE1_IP, NODE1_MAC, NODE1_IP6),
+        "node2": (NODE2_IP, NODE2_MAC, NODE2_IP6),
     }
-    hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1]) for n in names}
+    hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1],
+                             ip6=f"{table[n][2]}/64" if ipv6 else None) for n in names}
+    if ipv6:
+        for n in names:
+            _no_reachability_probes(hosts[n])
     hosts["observer"] = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
     return hosts
 
@@ -202,12 +231,19 @@ class Keepalived:
 
     Args:
         host: where to run it.
-        vip: the virtual address (added as /32 on eth0 when MASTER).
+        vip: the virtual address (added as /32 on eth0 when MASTER; an IPv6 VIP as
+            /128, in an IPv6 VRRP instance: VRRPv3 adverts from the link-local
+            address to ff02::12, unsolicited Neighbor Advertisements instead of
+            gratuitous ARP).
         priority: VRRP priority.
         unicast_peers: if given, VRRP adverts go unicast to these addresses
             (and multicast adverts are not listened to).
         vrid: virtual router id.
     """
+
+    #: What keepalived logs for each announcement it sends, by address family.
+    ANNOUNCE_LOG: ClassVar[dict[int, str]] = {
+        4: "Sending gratuitous ARP on eth0", 6: "Sending unsolicited Neighbour Advert on eth0"}
 
     def __init__(
         self, host: Host, vip: str, priority: int, unicast_peers: tuple[str, ...] = (), vrid: int = 51
@@ -218,10 +254,12 @@ class Keepalived:
         self.dir.mkdir()
         self.conf = self.dir / "keepalived.conf"
         self.logfile = self.dir / "keepalived.log"
+        self.family = ipaddress.ip_address(vip).version
         unicast = ""
         if unicast_peers:
             peers = "\n".join(f"        {p}" for p in unicast_peers)
-            unicast = f"    unicast_src_ip {host.ip}\n    unicast_peer {{\n{peers}\n    }}\n"
+            src = host.ip6 if self.family == 6 else host.ip
+            unicast = f"    unicast_src_ip {src}\n    unicast_peer {{\n{peers}\n    }}\n"
         self.conf.write_text(
             "global_defs {\n"
             f"    router_id {host.name}\n"
@@ -237,7 +275,7 @@ class Keepalived:
             "    advert_int 1\n"
             f"{unicast}"
             "    virtual_ipaddress {\n"
-            f"        {vip}/32 dev {host.ifname}\n"
+            f"        {vip}/{32 if self.family == 4 else 128} dev {host.ifname}\n"
             "    }\n"
             "}\n"
         )
@@ -262,6 +300,11 @@ class Keepalived:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def announcing(self) -> str:
+        """The log line of one announcement (gratuitous ARP or unsolicited NA)."""
+        return self.ANNOUNCE_LOG[self.family]
 
     def log(self) -> str:
         """The log so far."""
@@ -787,6 +830,248 @@ def vlan_garp(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+# -- IPv6 (Neighbor Discovery) ---------------------------------------------------
+
+
+def _nd_replies_to(frames: list[Frame], ip: str, requester_mac: str) -> dict[str, list[float]]:
+    """MAC -> times of solicited advertisements for ``ip`` sent to ``requester_mac``."""
+    out: dict[str, list[float]] = {}
+    for f in frames:
+        if f.icmp6_type == 136 and "S" in f.na_flags and f.nd_target == ip and f.eth_dst == requester_mac:
+            out.setdefault(f.nd_lladdr or f.eth_src, []).append(f.time)
+    return out
+
+
+def _need_nd_replies(ip: str, requester: str, macs: dict[str, int]) -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` solicited advertisements for ``ip`` to ``requester`` per MAC."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = _nd_replies_to(frames, ip, requester)
+        return [
+            f"expected >= {n} solicited NAs for {ip} from {mac} to {requester}, got {len(got.get(mac, []))}"
+            for mac, n in macs.items()
+            if len(got.get(mac, [])) < n
+        ]
+
+    return check
+
+
+def _need_unsolicited(ip: str, mac: str, n: int, flags: str = "O") -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` unsolicited advertisements (S=0, exactly ``flags``) for
+    ``ip`` from ``mac`` to all nodes (ff02::1)."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = [
+            f
+            for f in frames
+            if f.icmp6_type == 136
+            and f.nd_target == ip
+            and f.nd_lladdr == mac
+            and f.na_flags == flags
+            and f.ip6_dst == "ff02::1"
+            and f.eth_dst == ALL_NODES_MAC
+            and f.hlim == 255
+        ]
+        if len(got) < n:
+            return [f"expected >= {n} unsolicited NAs (flags {flags}) for {ip} from {mac}, got {len(got)}"]
+        return []
+
+    return check
+
+
+def _need_solicitations(ip: str, requester_mac: str, n: int) -> Callable[[list[Frame]], list[str]]:
+    """Design check: exactly ``n`` multicast solicitations for ``ip`` from ``requester_mac``."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = [f for f in frames if f.icmp6_type == 135 and f.nd_target == ip and f.eth_src == requester_mac
+               and f.ip6_dst.startswith("ff02::1:ff")]
+        if len(got) == n:
+            return []
+        return [f"expected {n} solicitations for {ip} from {requester_mac}, got {len(got)}"]
+
+    return check
+
+
+def _no_reachability_probes(host: Host) -> None:
+    """No unicast reachability probe (RFC 4861 7.3.3) within a recording: a kernel that
+    answered a solicitation holds the asker's address as STALE and, 5 s after it next sends
+    to it, probes it with a unicast solicitation from its link-local address — which claims
+    that link-local address, at a time that depends on the machine's speed.  Raising the
+    delay before the first probe to 60 s keeps the recordings' claims exactly as designed."""
+    host.sysctl(f"net.ipv6.neigh.{host.ifname}.delay_first_probe_time", 60)
+
+
+def _resolve6(client: Host, vip: str, times: int, gap: float) -> None:
+    """The client's kernel resolves ``vip`` ``times`` times, ``gap`` s apart."""
+    for i in range(times):
+        if i:
+            time.sleep(gap)
+        client.resolve6(vip)
+
+
+def duplicate_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """Two hosts configured with the same IPv6 address (no DAD); both answer → contested."""
+    dup = "2001:db8::50"
+    client = lab.add_host("client", ip=None, mac=CLIENT_MAC, ip6=f"{CLIENT_IP6}/64")
+    a = lab.add_host("node1", ip=None, mac=NODE1_MAC, ip6=f"{dup}/64")
+    b = lab.add_host("node2", ip=None, mac=NODE2_MAC, ip6=f"{dup}/64")
+    obs = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    h = {"client": client, "node1": a, "node2": b, "observer": obs}
+    for host in (client, a, b):
+        _no_reachability_probes(host)
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(obs, pcap) as cap:
+        _resolve6(client, dup, 3, 1.0)
+        time.sleep(0.5)
+    sc = Scenario(
+        name="duplicate-ipv6",
+        description=(
+            "node1 and node2 are both configured with 2001:db8::50/64, added without Duplicate "
+            "Address Detection (nodad: with DAD the second host would have found the first and "
+            "given the address up). No announcer, no IPv4. The client (2001:db8::10) resolves "
+            "2001:db8::50 three times, pausing 1 s in between: its kernel multicasts a Neighbor Solicitation "
+            "with its link-layer address to ff02::1:ff00:50 (which claims 2001:db8::10 for the "
+            "client) and both kernels answer with a solicited advertisement (S=1, O=1): two "
+            "MACs answer each solicitation, duplicate replies, contested. The client's datagram "
+            "(to port 9) and the ICMPv6 port unreachable it earns are the non-ARP frames."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, dup, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP6, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_solicitations(dup, CLIENT_MAC, 3),
+                       _need_nd_replies(dup, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3})],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def keepalived_split_brain_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """Two keepalived with an IPv6 VIP that cannot hear each other both become MASTER → contested."""
+    vip = "2001:db8::102"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    client = h["client"]
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        # Each sends its VRRPv3 adverts unicast to an address where nobody is.
+        ka1 = Keepalived(h["node1"], vip, priority=150, unicast_peers=("2001:db8::250",))
+        time.sleep(1.5)
+        ka2 = Keepalived(h["node2"], vip, priority=100, unicast_peers=("2001:db8::251",))
+        ka1.wait_for("Entering MASTER STATE", timeout=15)
+        ka2.wait_for("Entering MASTER STATE", timeout=15)
+        time.sleep(0.3)
+        _resolve6(client, vip, 4, 1.0)
+        # Let the second bursts (garp_master_delay 5 s) of both go out.
+        for ka in (ka1, ka2):
+            ka.wait_for(ka.announcing, count=10, timeout=10)
+        time.sleep(0.5)
+    sc = Scenario(
+        name="keepalived-split-brain-ipv6",
+        description=(
+            "Two real keepalived instances with the IPv6 VIP 2001:db8::102 (an IPv6 VRRP "
+            "instance, vrid 51) that cannot hear each other: each sends its VRRPv3 adverts "
+            "unicast to an address where nobody is (node1 -> 2001:db8::250, node2 -> "
+            "2001:db8::251; their kernels solicit those, which claims 2001:db8::11 and "
+            "2001:db8::12: ok, and no advert ever leaves). node2 starts 1.5 s after node1; both "
+            "become MASTER, bind the VIP and send 5 unsolicited Neighbor Advertisements (O=1, "
+            "S=0, to ff02::1), 5 more after 5 s, so the claims alternate node1/node2 "
+            "(flip-flops). The client resolves the VIP 4 times, 1 s apart, and both kernels "
+            "answer every solicitation (duplicate replies): contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP6, "ok", CLIENT_MAC),
+            _expect(None, NODE1_IP6, "ok", NODE1_MAC),
+            _expect(None, NODE2_IP6, "ok", NODE2_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 10),
+            _need_unsolicited(vip, NODE2_MAC, 10),
+            _need_solicitations(vip, CLIENT_MAC, 4),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 4, NODE2_MAC: 4}),
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def failover_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived pair with an IPv6 VIP, clean stop of the master: the VIP moves once → moved."""
+    vip = "2001:db8::101"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    client = h["client"]
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1, ka2 = _keepalived_pair(h, vip, 150, 100)
+        _resolve6(client, vip, 3, 0.5)
+        _hand_over(ka1, ka2)
+        ka2.wait_for(ka2.announcing, count=5, timeout=10)
+        time.sleep(1.5)
+        _resolve6(client, vip, 3, 0.5)
+        time.sleep(1.0)
+
+    def node1_never_after_node2(frames: list[Frame]) -> list[str]:
+        t1 = [f.time for f in frames if f.is_nd and f.nd_target == vip and f.icmp6_type == 136
+              and f.eth_src == NODE1_MAC]
+        t2 = [f.time for f in frames if f.is_nd and f.nd_target == vip and f.icmp6_type == 136
+              and f.eth_src == NODE2_MAC]
+        if not t1 or not t2:
+            return ["both nodes must advertise the VIP"]
+        problems = []
+        if max(t1) >= min(t2):
+            problems.append("node1 advertised the VIP after node2's first advertisement")
+        if not any(f.ip6_next == 112 for f in frames):
+            problems.append("no VRRPv3 advertisements recorded")
+        r = _nd_replies_to(frames, vip, CLIENT_MAC)
+        if sorted(r) != sorted([NODE1_MAC, NODE2_MAC]):
+            problems.append(f"each node should answer the client, got {sorted(r)}")
+        return problems
+
+    sc = Scenario(
+        name="failover-ipv6",
+        description=(
+            "Two real keepalived instances with the IPv6 VIP 2001:db8::101 (an IPv6 VRRP "
+            "instance, vrid 51: VRRPv3 adverts from the link-local addresses to ff02::12): "
+            "node1 priority 150 becomes MASTER, binds the VIP and sends 5 unsolicited Neighbor "
+            "Advertisements (O=1, S=0, to ff02::1); node2 (priority 100) stays BACKUP. The "
+            "client resolves the VIP 3 times, 0.5 s apart (solicitations to ff02::1:ff00:101; "
+            "only node1 answers). node1's keepalived is then stopped cleanly (priority-0 "
+            "advert, VIP removed); node2 becomes MASTER and advertises 5 times; after a 1.5 s "
+            "pause the client resolves 3 more times and only node2 answers. The VIP changes "
+            "owner exactly once and node1 never claims it again: moved (not contested). Also "
+            "VRRPv3 and MLD frames (non-ARP noise)."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP6, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 5),
+            _need_unsolicited(vip, NODE2_MAC, 5),
+            _need_solicitations(vip, CLIENT_MAC, 6),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3}),
+            node1_never_after_node2,
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 #: name -> scenario function, in recording order.
 SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "single-owner": single_owner,
@@ -796,4 +1081,7 @@ SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "metallb-vs-kubevip": metallb_vs_kubevip,
     "duplicate-ip": duplicate_ip,
     "vlan-garp": vlan_garp,
+    "duplicate-ipv6": duplicate_ipv6,
+    "keepalived-split-brain-ipv6": keepalived_split_brain_ipv6,
+    "failover-ipv6": failover_ipv6,
 }

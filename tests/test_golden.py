@@ -25,6 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted(p for p in (ROOT / "pcaps").glob("*.pcap") if not p.name.startswith("."))
 
 
+def test_ipv6_captures_hold_neighbor_discovery_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IPv6 captures are judged from Neighbor Discovery alone (no ARP in them), and the
+    IPv4 ones hold no IPv6 at all: their reports did not change when NDP decoding came."""
+    for capture in CAPTURES:
+        _, report = _replay_json(monkeypatch, capture)
+        v6 = [e for e in report["ips"] if ":" in e["ip"]]
+        if capture.stem.endswith("-ipv6"):
+            assert v6 and len(v6) == len(report["ips"]), capture.stem
+            assert report["frames"]["claims"] > 0
+        else:
+            assert not v6, capture.stem
+
+
 def _replay_json(monkeypatch: pytest.MonkeyPatch, capture: Path) -> tuple[int, dict]:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(cli, ["replay", str(capture.relative_to(ROOT)), "--format", "json"])
@@ -34,7 +47,8 @@ def _replay_json(monkeypatch: pytest.MonkeyPatch, capture: Path) -> tuple[int, d
 def test_lab_captures_are_present() -> None:
     names = {p.stem for p in CAPTURES}
     assert {"single-owner", "failover", "keepalived-split-brain", "metallb-vs-kubevip",
-            "duplicate-ip", "vlan-garp"} <= names
+            "duplicate-ip", "vlan-garp", "duplicate-ipv6", "keepalived-split-brain-ipv6",
+            "failover-ipv6"} <= names
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
