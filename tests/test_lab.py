@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab import Host, Lab, LabError, cleanup_stale, list_lab_namespaces
 from lab.announce import build_garp, build_kubevip, build_metallb_pair
-from lab.verify import read_frames
+from lab.verify import claims, read_frames
 
 
 @pytest.fixture
@@ -211,3 +211,43 @@ def test_announcer_frames() -> None:
     assert kv1[32:38] == b"\xff" * 6
     tagged = build_garp(mac, "198.51.100.20", vlan=100)
     assert tagged[12:14] == b"\x81\x00" and int.from_bytes(tagged[14:16], "big") == 100
+
+
+def test_ipv6_hosts_resolve_each_other_and_others_stay_v4_only(lab: Lab, tmp_path: Path) -> None:
+    """A host given an IPv6 address gets it (no DAD) plus its link-local address; resolving
+    it is one solicitation and one solicited advertisement, read back by tshark as claims of
+    both addresses.  Hosts without ip6 keep IPv6 off."""
+    a = lab.add_host("a", ip6="2001:db8::11/64")
+    b = lab.add_host("b", ip6="2001:db8::12/64")
+    plain = lab.add_host("plain")
+    obs = lab.add_host("obs", ip=None)
+    assert (a.ip6, a.cidr6) == ("2001:db8::11", "2001:db8::11/64")
+    assert "2001:db8::11/64" in a.addresses6()
+    assert a.link_local() == "fe80::5eff:fe10:1"  # from its MAC (EUI-64)
+    assert "tentative" not in a.run(["ip", "-6", "addr", "show", "dev", "eth0"]).stdout
+    for h in (plain, obs):
+        assert "inet6" not in h.run(["ip", "-6", "addr"]).stdout
+    time.sleep(1.5)  # the MLD reports of the address setup
+    pcap = tmp_path / "nd.pcap"
+    with lab.capture(obs, pcap, "icmp6 and (ip6[40] == 135 or ip6[40] == 136)") as cap:
+        b.resolve6(a.ip6)
+    assert cap.captured == 2
+    frames = read_frames(pcap)
+    assert [(f.icmp6_type, f.eth_src) for f in frames] == [(135, b.mac), (136, a.mac)]
+    assert frames[1].na_flags == "SO" and frames[1].eth_dst == b.mac
+    assert claims(frames) == {(None, "2001:db8::12"): {b.mac}, (None, "2001:db8::11"): {a.mac}}
+    assert "2001:db8::11 dev eth0 lladdr 02:00:5e:10:00:01" in b.run(
+        ["ip", "-6", "neigh", "show"]).stdout
+
+
+def test_ipv6_addresses_only_from_the_documentation_prefix(lab: Lab) -> None:
+    a = lab.add_host("a", ip6="2001:db8::11/64")
+    for bad in ("2001:db9::1/64", "fd00::1/64", "2a00::1"):
+        with pytest.raises(LabError, match="2001:db8::/32"):
+            a.add_address6(bad)
+        with pytest.raises(LabError, match="2001:db8::/32"):
+            lab.add_host("x", ip6=bad)
+    a.add_address6("2001:db8::100")
+    assert "2001:db8::100/128" in a.addresses6()
+    a.del_address6("2001:db8::100")
+    assert "2001:db8::100/128" not in a.addresses6()
