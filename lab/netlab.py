@@ -367,6 +367,26 @@ class Host:
         self.run(["ip", "route", "replace", f"{ip}/32", "dev", "lo"])
         self.run(["ip", "neigh", "replace", "proxy", ip, "dev", self.ifname])
 
+    def enable_proxy_ndp(self, vip: str) -> None:
+        """Make this host's kernel answer Neighbor Solicitations for IPv6 ``vip`` without
+        binding it — the IPv6 twin of :meth:`enable_proxy_arp`.
+
+        Its answers are solicited advertisements with S=1 and O=0 (RFC 4861
+        7.2.8: a proxy does not override), as MetalLB's speaker sends.  Turns
+        IPv6 on for ``eth0``, sets ``forwarding=1``, ``proxy_ndp=1`` and
+        ``proxy_delay=0`` there, blackholes ``vip/128`` (a datagram for the
+        VIP is dropped, not forwarded back onto the link) and adds the proxy
+        neighbour entry.
+        """
+        ip = vip.split("/")[0]
+        _with_prefix6(ip)
+        self.enable_ipv6()
+        for table, key, value in (("conf", "forwarding", 1), ("conf", "proxy_ndp", 1),
+                                  ("neigh", "proxy_delay", 0)):
+            self.sysctl(f"net.ipv6.{table}.{self.ifname}.{key}", value)
+        self.run(["ip", "-6", "route", "replace", "blackhole", f"{ip}/128"])
+        self.run(["ip", "-6", "neigh", "replace", "proxy", ip, "dev", self.ifname])
+
     def add_nic(self, ifname: str, mac: str) -> None:
         """Plug a second NIC ``ifname`` (MAC ``mac``, no address, up) into the switch.
 

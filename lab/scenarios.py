@@ -78,6 +78,7 @@ __all__ = [
     "keepalived_split_brain",
     "keepalived_split_brain_ipv6",
     "metallb_vs_kubevip",
+    "metallb_vs_kubevip_ipv6",
     "single_owner",
     "vlan_garp",
 ]
@@ -1072,6 +1073,74 @@ def failover_ipv6(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+def metallb_vs_kubevip_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """kube-vip (IPv6 VIP bound) on node1 vs MetalLB (proxy NDP) on node2 → contested."""
+    vip = "2001:db8::103"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    kube_vip, metallb, client = h["node1"], h["node2"], h["client"]
+    kube_vip.add_address6(f"{vip}/128")
+    metallb.enable_proxy_ndp(vip)
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        start_announcer(
+            kube_vip, "kubevip", "--iface", "eth0", "--vip", vip, "--rate-ms", "3000", "--duration", "11"
+        )
+        time.sleep(0.5)
+        start_announcer(
+            metallb, "metallb", "--iface", "eth0", "--vip", vip, "--reconcile-every", "4", "--duration", "11"
+        )
+        time.sleep(0.5)
+        _resolve6(client, vip, 6, 1.0)
+        time.sleep(max(0.0, 12.0 - (time.monotonic() - t0)))
+
+    def formats(frames: list[Frame]) -> list[str]:
+        problems = []
+        for mac in (NODE1_MAC, NODE2_MAC):
+            src = [f.ip6_src for f in frames if f.icmp6_type == 136 and f.eth_src == mac
+                   and f.ip6_dst == "ff02::1"]
+            if not src or any(not s.startswith("fe80:") for s in src):
+                problems.append(f"the unsolicited advertisements of {mac} should come from fe80::")
+        answers = [f for f in frames if f.icmp6_type == 136 and f.eth_dst == CLIENT_MAC]
+        if {f.na_flags for f in answers if f.eth_src == NODE1_MAC} != {"SO"}:
+            problems.append("node1's kernel (VIP bound) should answer with S=1 O=1")
+        if {f.na_flags for f in answers if f.eth_src == NODE2_MAC} != {"S"}:
+            problems.append("node2's proxy should answer with S=1 O=0")
+        return problems
+
+    sc = Scenario(
+        name="metallb-vs-kubevip-ipv6",
+        description=(
+            "The IPv6 twin of metallb-vs-kubevip. node1 plays kube-vip: 2001:db8::103/128 bound "
+            "on eth0 (its kernel answers solicitations: S=1, O=1) and one unsolicited Neighbor "
+            "Advertisement every 3 s (O=1, S=0, from its link-local address to ff02::1, target "
+            "link-layer option). node2 plays MetalLB: VIP not bound, kernel proxy NDP answers "
+            "solicitations for it (S=1, O=0, as MetalLB's speaker does), and the same "
+            "unsolicited advertisement every 1.1 s while a reconcile every 4 s keeps the 5 s "
+            "window open. The client resolves the VIP 6 times, pausing 1 s in between; both "
+            "nodes answer every solicitation. Two MACs alternate, with duplicate replies: "
+            "contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", NODE1_MAC, NODE2_MAC),
+            _expect(None, CLIENT_IP6, "ok", CLIENT_MAC),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 3),
+            _need_unsolicited(vip, NODE2_MAC, 8),
+            _need_solicitations(vip, CLIENT_MAC, 6),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 6, NODE2_MAC: 6}),
+            formats,
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 #: name -> scenario function, in recording order.
 SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "single-owner": single_owner,
@@ -1084,4 +1153,5 @@ SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "duplicate-ipv6": duplicate_ipv6,
     "keepalived-split-brain-ipv6": keepalived_split_brain_ipv6,
     "failover-ipv6": failover_ipv6,
+    "metallb-vs-kubevip-ipv6": metallb_vs_kubevip_ipv6,
 }

@@ -48,7 +48,7 @@ def test_lab_captures_are_present() -> None:
     names = {p.stem for p in CAPTURES}
     assert {"single-owner", "failover", "keepalived-split-brain", "metallb-vs-kubevip",
             "duplicate-ip", "vlan-garp", "duplicate-ipv6", "keepalived-split-brain-ipv6",
-            "failover-ipv6"} <= names
+            "failover-ipv6", "metallb-vs-kubevip-ipv6"} <= names
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab import Host, Lab, LabError, cleanup_stale, list_lab_namespaces
-from lab.announce import build_garp, build_kubevip, build_metallb_pair
+from lab.announce import build_garp, build_kubevip, build_metallb_pair, build_unsolicited_na
 from lab.verify import claims, read_frames
 
 
@@ -251,3 +251,33 @@ def test_ipv6_addresses_only_from_the_documentation_prefix(lab: Lab) -> None:
     assert "2001:db8::100/128" in a.addresses6()
     a.del_address6("2001:db8::100")
     assert "2001:db8::100/128" not in a.addresses6()
+
+
+def test_ipv6_announcer_frames_and_proxy_ndp(lab: Lab, tmp_path: Path) -> None:
+    """The IPv6 announcement (MetalLB's and kube-vip's): an unsolicited advertisement with
+    O=1 S=0 R=0 from a link-local address to ff02::1; a proxy NDP node answers a solicitation
+    with S=1 O=0 (MetalLB's flags) without holding the VIP."""
+    from arpwatch_lb.core.frames import NA_OVERRIDE, ND_ADVERT, decode
+
+    mac, vip = "02:00:5e:10:00:01", "2001:db8::103"
+    frame = build_unsolicited_na(mac, vip, "fe80::5eff:fe10:1")
+    c = decode(1, frame)
+    assert c.op == ND_ADVERT | NA_OVERRIDE and c.spa == c.tpa == bytes.fromhex(
+        "20010db8000000000000000000000103")
+    assert c.sha.hex(":") == mac and c.eth_dst.hex(":") == "33:33:00:00:00:01"
+    assert frame[22:38] == bytes.fromhex("fe80000000000000" "00005efffe100001")  # IPv6 source
+    assert frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")  # to all nodes
+    assert (frame[21], frame[58]) == (255, 0x20)  # hop limit; flags: O only
+    proxy = lab.add_host("proxy", ip6="2001:db8::12/64")
+    asker = lab.add_host("asker", ip6="2001:db8::10/64")
+    obs = lab.add_host("obs", ip=None)
+    proxy.enable_proxy_ndp(vip)
+    assert not any(a.startswith(vip) for a in proxy.addresses6())
+    time.sleep(1.5)
+    pcap = tmp_path / "proxy.pcap"
+    with lab.capture(obs, pcap, "icmp6 and ip6[40] == 136") as cap:
+        asker.resolve6(vip)
+    assert cap.captured == 1
+    [na] = read_frames(pcap)
+    assert (na.nd_target, na.na_flags, na.eth_src, na.eth_dst) == (vip, "S", proxy.mac,
+                                                                   asker.mac)
