@@ -70,3 +70,23 @@ def test_report_matches_golden(monkeypatch: pytest.MonkeyPatch, capture: Path) -
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(json.dumps(report, indent=2) + "\n")
     assert report == json.loads(golden.read_text())
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_recordings_pass_the_recording_checks(capture: Path) -> None:
+    """The committed captures still pass lab.verify's checks (claims read by tshark equal the
+    hand-written facts; only lab addresses; IPv6 only in the *-ipv6 ones)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from lab.verify import read_frames, verify
+
+    facts = json.loads(capture.with_suffix(".expected-facts.json").read_text())
+    expected = {(e["vlan"], e["ip"]): set(e["macs"]) for e in facts["ips"]}
+    frames = read_frames(capture)
+    lab_macs = {m for e in facts["ips"] for m in e["macs"]} | {"02:00:5e:10:00:fe"}
+    lab_macs |= {"02:00:5e:10:00:10", "02:00:5e:10:00:01", "02:00:5e:10:00:02"}
+    assert verify(frames, expected, lab_macs, ipv6=capture.stem.endswith("-ipv6")) == []
+    if not capture.stem.endswith("-ipv6"):
+        assert verify(frames, expected, lab_macs, ipv6=True) == []  # no IPv6 in them at all
+        assert all(f.ethertype != 0x86DD for f in frames)
