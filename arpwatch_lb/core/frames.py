@@ -24,6 +24,7 @@ from enum import IntEnum
 from typing import NamedTuple
 
 __all__ = [
+    "ALL_NODES_MAC",
     "BROADCAST_MAC",
     "ETHERTYPE_IPV6",
     "LINKTYPE_ETHERNET",
@@ -97,6 +98,10 @@ MAX_IPV6_HEADERS = 8  # extension headers walked before ICMPv6; deeper chains ar
 _IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options: (len + 1) * 8
 _IPV6_FRAGMENT, _IPV6_AH = 44, 51
 ZERO_IP6 = bytes(16)
+ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
+"""The Ethernet group of ff02::1 (all nodes): an NDP claim's ``eth_dst`` when an
+advertisement went to every node — unsolicited announcements (MetalLB, kube-vip,
+keepalived, the kernel's ``ndisc_notify``), as opposed to an answer to one asker."""
 _ND_OPT_SOURCE_LL, _ND_OPT_TARGET_LL = 1, 2
 
 # Frame kinds that are not claims.  Strings, so counting is a Counter update.
