@@ -414,3 +414,26 @@ def test_probe_and_watch_refuse_a_prefix_too_large_to_probe(command: str) -> Non
     r = CliRunner().invoke(cli, [command, "--vip", "2001:db8::/64", "-i", "lo"])
     assert r.exit_code == 2
     assert "too many addresses to probe" in r.output and "Traceback" not in r.output
+
+
+def test_doctor_probe_asks_ipv6_vips_and_node_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """doctor --probe: IPv6 VIPs and node InternalIPs are asked too; node addresses of a family
+    the interface cannot ask from are skippable, VIPs are not."""
+    from types import SimpleNamespace
+
+    from arpwatch_lb.sessions import doctor as doctor_session
+    from arpwatch_lb.sessions import probe as probe_session
+
+    seen: dict = {}
+
+    def fake_run_probe(name, targets, tracker, **kw):  # type: ignore[no-untyped-def]
+        seen.update(name=name, targets=sorted(targets.addresses(), key=lambda b: (len(b), b)),
+                    skippable=set(kw["skippable"]))
+        return SimpleNamespace(requests=4, counts={"claims": 0}, warnings=[])
+
+    monkeypatch.setattr(probe_session, "run_probe", fake_run_probe)
+    wire = doctor_session.wire_from_probe(["2001:db8::100"], ["192.0.2.11", "2001:db8::11"], "lo",
+                                          OwnershipTracker())
+    assert wire["source"] == "probe" and wire["requests"] == 4
+    assert seen["targets"] == [ip("192.0.2.11"), ip6("2001:db8::11"), VIP6]
+    assert seen["skippable"] == {ip("192.0.2.11"), ip6("2001:db8::11")}
