@@ -250,6 +250,8 @@ CASES: list[Case] = [
          "malformed.ndp_bad_option"),
     Case("multicast target", ETH, eth6(ALL_NODES_MAC, A, na(ip6("ff02::1"))),
          "malformed.ndp_multicast_target"),
+    Case("unspecified target", ETH, eth6(SOLICITED_MAC, CLIENT, ns(UNSPECIFIED)),
+         "malformed.ndp_multicast_target"),
     Case("NS from a multicast source", ETH, eth6(SOLICITED_MAC, A, ns(src=ip6("ff02::1"))),
          "malformed.ndp_multicast_source"),
     Case("solicited NA to a multicast destination", ETH,

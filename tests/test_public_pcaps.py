@@ -126,9 +126,10 @@ def classify_nd(row: dict[str, str], protocols: list[str]) -> str:
         return "arp_other_or_malformed"
     src, dst = _first(row, "ipv6.src"), _first(row, "ipv6.dst")
     linkaddrs = [m for m in row["icmpv6.opt.linkaddr"].split(",") if m]
+    target = row["icmpv6.nd.ns.target_address"] or row["icmpv6.nd.na.target_address"]
+    if _v6_multicast(target) or target == "::":
+        return "arp_other_or_malformed"
     if _first(row, "icmpv6.type") == "135":
-        if _v6_multicast(row["icmpv6.nd.ns.target_address"]):
-            return "arp_other_or_malformed"
         if src == "::":
             return "probe"
         if _v6_multicast(src):
@@ -136,8 +137,6 @@ def classify_nd(row: dict[str, str], protocols: list[str]) -> str:
         if not linkaddrs:
             return "arp_other_or_malformed"  # no MAC named: arp_other
         return "claims" if _mac_ok(linkaddrs[0]) else "malformed.invalid_sender_mac"
-    if _v6_multicast(row["icmpv6.nd.na.target_address"]):
-        return "arp_other_or_malformed"
     if row["icmpv6.nd.na.flag.s"] in ("1", "True") and _v6_multicast(dst):
         return "arp_other_or_malformed"
     mac = linkaddrs[0] if linkaddrs else (row["eth.src"] or row["sll.src.eth"])

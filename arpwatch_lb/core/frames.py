@@ -299,7 +299,8 @@ def decode_ndp(data: bytes, offset: int, time: float, vlan: int | None, inner_vl
     link), ``ndp_fragmented`` (RFC 6980), ``ipv6_version``, ``ndp_code``
     (not 0), ``truncated_ndp``, ``ndp_bad_option`` (an option of length 0,
     past the end, or a link-layer option that is not 6 bytes),
-    ``ndp_multicast_target``, ``ndp_multicast_source``,
+    ``ndp_multicast_target`` (or the unspecified address ::),
+    ``ndp_multicast_source``,
     ``ndp_solicited_multicast`` (S flag on a multicast advertisement),
     ``invalid_sender_mac`` (a multicast or zero link-layer address).
 
@@ -378,8 +379,8 @@ def decode_ndp(data: bytes, offset: int, time: float, vlan: int | None, inner_vl
     if end < p + 24:
         return "malformed.truncated_ndp"  # the payload length leaves no room for the message
     target = bytes(data[p + 8:p + 24])
-    if target[0] == 0xFF:
-        return "malformed.ndp_multicast_target"
+    if target[0] == 0xFF or target == ZERO_IP6:
+        return "malformed.ndp_multicast_target"  # (or unspecified: no address to resolve)
     want = _ND_OPT_SOURCE_LL if icmp_type == ND_SOLICIT else _ND_OPT_TARGET_LL
     ll = None
     q = p + 24
