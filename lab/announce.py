@@ -12,7 +12,8 @@ Each command prints ``ready`` on stdout once its L2 socket is open (so a
 caller can wait for it), then logs every frame it sends on stderr.  SIGTERM
 and SIGINT stop it cleanly.  Only ``cilium`` answers ARP requests itself; for
 the others the scenario makes the host kernel answer (VIP bound, or
-:meth:`lab.netlab.Host.enable_proxy_arp`).
+:meth:`lab.netlab.Host.enable_proxy_arp` / :meth:`~lab.netlab.Host.enable_proxy_ndp`);
+none answers Neighbor Solicitations itself.
 
 Wire formats (see the field notes: shared/docs/field-notes.md beside the repository):
 
@@ -41,6 +42,15 @@ Wire formats (see the field notes: shared/docs/field-notes.md beside the reposit
   the kernel stays silent.  SIGTERM stops answering (the Lease moved).
 * ``garp``: gratuitous ARP (op ``--op``, default 1, target MAC broadcast,
   sender IP = target IP = VIP), 802.1Q-tagged with ``--vlan``.
+
+With an IPv6 ``--vip`` (``metallb`` and ``kubevip``), each announcement is one
+unsolicited Neighbor Advertisement instead: both MetalLB's speaker and
+kube-vip send it through an ICMPv6 socket bound to the interface's link-local
+address (mdlayher/ndp), so it goes from that fe80:: address to all nodes
+(ff02::1, Ethernet 33:33:00:00:00:01), hop limit 255, flags O=1 S=0 R=0,
+target = VIP, with a target link-layer address option (read from both
+projects' sources; the same schedules as for IPv4, one advertisement per
+tick — the ARP opcode alternation has no NDP counterpart).
 """
 
 from __future__ import annotations
@@ -60,16 +70,21 @@ MIN_FRAME = 60  # minimum Ethernet frame without FCS
 ARP_REQUEST_HEAD = b"\x08\x06\x00\x01\x08\x00\x06\x04\x00\x01"  # ethertype, Ethernet/IPv4, op=1
 
 __all__ = [
+    "ALL_NODES_MAC",
     "BROADCAST",
     "Stopped",
     "build_cilium_garp",
     "build_garp",
     "build_kubevip",
     "build_metallb_pair",
+    "build_unsolicited_na",
     "cilium_reply",
+    "interface_link_local",
     "interface_mac",
     "main",
 ]
+
+ALL_NODES_MAC = "33:33:00:00:00:01"  # ff02::1
 
 
 class Stopped(Exception):
@@ -80,6 +95,33 @@ def interface_mac(iface: str) -> str:
     """MAC address of ``iface`` read from sysfs (in the current namespace)."""
     with open(f"/sys/class/net/{iface}/address", encoding="ascii") as fh:
         return fh.read().strip().lower()
+
+
+def interface_link_local(iface: str) -> str:
+    """The fe80:: address of ``iface`` (from /proc/net/if_inet6, in the current namespace)."""
+    import ipaddress
+
+    with open("/proc/net/if_inet6", encoding="ascii") as fh:
+        for line in fh:
+            addr, _idx, _plen, _scope, _flags, name = line.split()
+            if name == iface and addr.startswith("fe80"):
+                return str(ipaddress.IPv6Address(bytes.fromhex(addr)))
+    raise RuntimeError(f"{iface} has no IPv6 link-local address")
+
+
+def _is_v6(vip: str) -> bool:
+    return ":" in vip
+
+
+def build_unsolicited_na(mac: str, vip: str, src: str) -> bytes:
+    """An unsolicited Neighbor Advertisement for ``vip`` from ``src`` (a link-local address)
+    to all nodes: O=1 S=0 R=0, target link-layer address ``mac``, hop limit 255."""
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
+    from scapy.layers.l2 import Ether
+
+    pkt = (Ether(dst=ALL_NODES_MAC, src=mac) / IPv6(src=src, dst="ff02::1", hlim=255)
+           / ICMPv6ND_NA(tgt=vip, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+    return bytes(pkt)
 
 
 def _pad(frame: bytes, size: int = MIN_FRAME) -> bytes:
@@ -145,7 +187,12 @@ def build_garp(mac: str, vip: str, vlan: int | None = None, op: int = 1, pad: bo
 
 
 def _describe(frame: bytes) -> str:
-    """Short text for the log: opcode, sender, target."""
+    """Short text for the log: opcode, sender, target (an advertisement: its target)."""
+    if frame[12:14] == b"\x86\xdd":
+        import ipaddress
+
+        target = ipaddress.IPv6Address(frame[62:78])
+        return f"NA flags=0x{frame[58]:02x} target {target} len={len(frame)}"
     off = 14
     tag = ""
     if frame[12:14] == b"\x81\x00":
@@ -190,7 +237,10 @@ def _sleep_until(deadline: float) -> None:
 def run_metallb(iface: str, vip: str, reconcile_every: float | None, duration: float | None) -> None:
     """MetalLB layer-2 GARP schedule (see module docstring)."""
     mac = interface_mac(iface)
-    pair = build_metallb_pair(mac, vip)
+    if _is_v6(vip):  # one unsolicited advertisement per announcement
+        pair = [build_unsolicited_na(mac, vip, interface_link_local(iface))]
+    else:
+        pair = build_metallb_pair(mac, vip)
     tx = _Sender(iface, "metallb")
     print("ready", flush=True)
     start = time.monotonic()
@@ -238,7 +288,8 @@ def run_kubevip(iface: str, vip: str, rate_ms: int, duration: float | None) -> N
         rate_ms = 3000
     mac = interface_mac(iface)
     vips = [v.strip() for v in vip.split(",") if v.strip()]
-    frames = [(build_kubevip(mac, v, 2), build_kubevip(mac, v, 1)) for v in vips]
+    frames = [(build_unsolicited_na(mac, v, interface_link_local(iface)),) * 2 if _is_v6(v)
+              else (build_kubevip(mac, v, 2), build_kubevip(mac, v, 1)) for v in vips]
     tx = _Sender(iface, "kubevip")
     print("ready", flush=True)
     start = time.monotonic()
@@ -312,7 +363,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--iface", default="eth0", help="interface (default eth0)")
-        sp.add_argument("--vip", required=True, help="IPv4 address to announce")
+        sp.add_argument("--vip", required=True,
+                        help="address to announce (IPv6: metallb and kubevip only)")
 
     m = sub.add_parser("metallb", help="MetalLB layer-2 GARP pairs")
     common(m)

@@ -13,7 +13,14 @@ unicast frames (ARP replies) are flooded to every port and a passive observer
 host sees them like a SPAN/mirror port would.  Pass ``hub=False`` for a normal
 learning bridge.  STP is off, forward delay 0 and multicast snooping off, so
 ports forward as soon as they are up and the bridge itself sends nothing.
-IPv6 is disabled in every namespace (no ND/MLD noise in captures).
+IPv6 is disabled in every namespace (no ND/MLD noise in captures), except on
+the ``eth0`` of a host given an IPv6 address (``add_host(..., ip6=...)`` or
+:meth:`Host.enable_ipv6`): that host gets its link-local address (fe80::,
+from its MAC) and the documentation-prefix addresses it is given
+(2001:db8::/32 only), all without Duplicate Address Detection (``nodad``,
+``accept_dad=0``), no router solicitations and no router advertisements
+accepted — so what it sends is Neighbor Discovery for its addresses and the
+MLD reports of the groups it joins.
 
 Typical use::
 
@@ -50,6 +57,7 @@ from typing import Any
 
 __all__ = [
     "AUTO",
+    "DOCUMENTATION_PREFIX",
     "NETNS_PREFIX",
     "Capture",
     "CommandError",
@@ -261,6 +269,66 @@ class Host:
         """Set ``key`` (dotted sysctl name) to ``value`` inside the namespace."""
         self.run(["sysctl", "-qw", f"{key}={value}"])
 
+    # -- IPv6 ----------------------------------------------------------------
+
+    ipv6 = False
+    """IPv6 is on for ``eth0`` (see :meth:`enable_ipv6`)."""
+
+    def enable_ipv6(self) -> None:
+        """Turn IPv6 on for ``eth0`` only: link-local address, no DAD, no router discovery.
+
+        Idempotent.  The namespace's other interfaces keep IPv6 off.
+        """
+        if self.ipv6:
+            return
+        for key, value in (("accept_dad", 0), ("router_solicitations", 0), ("accept_ra", 0),
+                           ("disable_ipv6", 0)):
+            self.sysctl(f"net.ipv6.conf.{self.ifname}.{key}", value)
+        self.ipv6 = True
+
+    def add_address6(self, cidr: str) -> None:
+        """Add an IPv6 address (2001:db8::/32 only; no prefix means /128) to ``eth0``, ``nodad``.
+
+        Enables IPv6 on ``eth0`` first if needed.
+        """
+        self.enable_ipv6()
+        self.run(["ip", "-6", "addr", "add", _with_prefix6(cidr), "dev", self.ifname, "nodad"])
+
+    def del_address6(self, cidr: str) -> None:
+        """Remove an IPv6 address from ``eth0``."""
+        self.run(["ip", "-6", "addr", "del", _with_prefix6(cidr), "dev", self.ifname])
+
+    def addresses6(self) -> list[str]:
+        """IPv6 addresses (with prefix) currently on ``eth0``, link-local included."""
+        out = self.run(["ip", "-6", "-o", "addr", "show", "dev", self.ifname]).stdout
+        return re.findall(r"\binet6 (\S+)", out)
+
+    @property
+    def ip6(self) -> str | None:
+        """The first documentation-prefix IPv6 address given to the host (no prefix), or None."""
+        return self.cidr6.split("/")[0] if self.cidr6 else None
+
+    cidr6: str | None = None
+    """The IPv6 address given to :meth:`Lab.add_host` (``"2001:db8::11/64"``) or None."""
+
+    def link_local(self) -> str | None:
+        """The fe80:: address of ``eth0`` (no prefix), or None."""
+        for a in self.addresses6():
+            if a.startswith("fe80:"):
+                return a.split("/")[0]
+        return None
+
+    def resolve6(self, target: str) -> None:
+        """Make the kernel solicit ``target``: forget the neighbour, then send it one UDP
+        datagram (port 9, discard) — the kernel multicasts a Neighbor Solicitation to the
+        target's solicited-node group first, from its own address, with its link-layer
+        address.  Whoever holds ``target`` answers (and then, port 9 being closed, sends an
+        ICMPv6 port unreachable)."""
+        ipaddress.IPv6Address(target)
+        self.run(["ip", "-6", "neigh", "flush", "to", target, "dev", self.ifname])
+        self.run(["python3", "-c", "import socket, sys; socket.socket(socket.AF_INET6, "
+                  "socket.SOCK_DGRAM).sendto(b'arpwatch-lb lab', (sys.argv[1], 9))", target])
+
     def add_address(self, cidr: str) -> None:
         """Add an IPv4 address to ``eth0`` (``"192.0.2.100/32"``; no prefix means /32)."""
         self.run(["ip", "addr", "add", _with_prefix(cidr), "dev", self.ifname])
@@ -299,6 +367,26 @@ class Host:
         self.run(["ip", "route", "replace", f"{ip}/32", "dev", "lo"])
         self.run(["ip", "neigh", "replace", "proxy", ip, "dev", self.ifname])
 
+    def enable_proxy_ndp(self, vip: str) -> None:
+        """Make this host's kernel answer Neighbor Solicitations for IPv6 ``vip`` without
+        binding it — the IPv6 twin of :meth:`enable_proxy_arp`.
+
+        Its answers are solicited advertisements with S=1 and O=0 (RFC 4861
+        7.2.8: a proxy does not override), as MetalLB's speaker sends.  Turns
+        IPv6 on for ``eth0``, sets ``forwarding=1``, ``proxy_ndp=1`` and
+        ``proxy_delay=0`` there, blackholes ``vip/128`` (a datagram for the
+        VIP is dropped, not forwarded back onto the link) and adds the proxy
+        neighbour entry.
+        """
+        ip = vip.split("/")[0]
+        _with_prefix6(ip)
+        self.enable_ipv6()
+        for table, key, value in (("conf", "forwarding", 1), ("conf", "proxy_ndp", 1),
+                                  ("neigh", "proxy_delay", 0)):
+            self.sysctl(f"net.ipv6.{table}.{self.ifname}.{key}", value)
+        self.run(["ip", "-6", "route", "replace", "blackhole", f"{ip}/128"])
+        self.run(["ip", "-6", "neigh", "replace", "proxy", ip, "dev", self.ifname])
+
     def add_nic(self, ifname: str, mac: str) -> None:
         """Plug a second NIC ``ifname`` (MAC ``mac``, no address, up) into the switch.
 
@@ -318,6 +406,19 @@ def _with_prefix(cidr: str) -> str:
     if "/" not in cidr:
         cidr += "/32"
     ipaddress.IPv4Interface(cidr)
+    return cidr
+
+
+#: The only IPv6 prefix the lab gives addresses from (RFC 3849); fe80:: comes by itself.
+DOCUMENTATION_PREFIX = ipaddress.IPv6Network("2001:db8::/32")
+
+
+def _with_prefix6(cidr: str) -> str:
+    if "/" not in cidr:
+        cidr += "/128"
+    iface = ipaddress.IPv6Interface(cidr)
+    if iface.ip not in DOCUMENTATION_PREFIX:
+        raise LabError(f"lab IPv6 addresses come from {DOCUMENTATION_PREFIX} only: {cidr!r}")
     return cidr
 
 
@@ -478,7 +579,8 @@ class Lab:
 
     # -- hosts -----------------------------------------------------------
 
-    def add_host(self, name: str, ip: str | None = AUTO, mac: str | None = None) -> Host:
+    def add_host(self, name: str, ip: str | None = AUTO, mac: str | None = None,
+                 ip6: str | None = None) -> Host:
         """Create host ``name`` with ``eth0`` attached to the switch and up.
 
         Args:
@@ -489,6 +591,9 @@ class Lab:
                 host without any IPv4 address (a passive observer).
             mac: MAC for ``eth0``; default ``02:00:5e:10:00:NN`` (NN = N in
                 hex), locally administered and deterministic.
+            ip6: an IPv6 address with prefix from 2001:db8::/32
+                (``"2001:db8::11/64"``): turns IPv6 on for ``eth0`` (link-local
+                too) and adds it without DAD.  None (default): IPv6 stays off.
         """
         self._check_usable()
         if not _HOST_NAME_RE.match(name) or name == "sw":
@@ -502,6 +607,8 @@ class Lab:
             ip = f"192.0.2.{10 + index}/24"
         if ip is not None:
             ip = _with_prefix(ip)
+        if ip6 is not None:
+            ip6 = _with_prefix6(ip6)
         mac = (mac or f"02:00:5e:10:00:{index:02x}").lower()
         if not _MAC_RE.match(mac) or int(mac[:2], 16) & 1:
             raise LabError(f"bad unicast MAC {mac!r}")
@@ -541,6 +648,12 @@ class Lab:
             raise LabError(f"cannot add host {name!r}: {exc}") from exc
         host = Host(self, name, ns, mac, ip, port)
         self.hosts[name] = host
+        if ip6 is not None:
+            try:
+                host.add_address6(ip6)
+            except CommandError as exc:
+                raise LabError(f"cannot give host {name!r} {ip6}: {exc}") from exc
+            host.cidr6 = ip6
         return host
 
     def _add_nic(self, host: Host, ifname: str, mac: str) -> None:

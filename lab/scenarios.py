@@ -16,20 +16,31 @@ any flip-flop or duplicate reply; moved = any owner change; else ok.  Every
 ARP request also claims the requester's own IP, so the client's address is
 an "ok" entry.
 
-Addresses (all TEST-NET, only inside the lab namespaces):
+IPv6 scenarios (``*-ipv6``) follow the same rules with Neighbor Discovery
+(see the README, "How it decides"): an advertisement claims its target, a
+solicitation with a source link-layer option claims its source, and two
+solicited advertisements from different MACs answering one solicitation are
+a duplicate reply.  The client resolves a VIP the way any IPv6 host does: its
+kernel multicasts a solicitation to the VIP's solicited-node group
+(:meth:`lab.netlab.Host.resolve6`), and every holder of the VIP answers.
 
-==========  =================  ===================
-host        IPv4               MAC
-==========  =================  ===================
-client      192.0.2.10/24      02:00:5e:10:00:10
-node1       192.0.2.11/24      02:00:5e:10:00:01
-node2       192.0.2.12/24      02:00:5e:10:00:02
-observer    (none, passive)    02:00:5e:10:00:fe
-==========  =================  ===================
+Addresses (all TEST-NET or the IPv6 documentation prefix, only inside the lab
+namespaces; IPv6 only in the ``*-ipv6`` scenarios, plus each host's fe80::
+link-local address there):
+
+==========  =================  ==================  ===================
+host        IPv4               IPv6                MAC
+==========  =================  ==================  ===================
+client      192.0.2.10/24      2001:db8::10/64     02:00:5e:10:00:10
+node1       192.0.2.11/24      2001:db8::11/64     02:00:5e:10:00:01
+node2       192.0.2.12/24      2001:db8::12/64     02:00:5e:10:00:02
+observer    (none, passive)    (none, passive)     02:00:5e:10:00:fe
+==========  =================  ==================  ===================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
 import subprocess
@@ -38,7 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from arpwatch_lb.core.announcers import CILIUM, KEEPALIVED, KERNEL, KUBE_VIP, METALLB, UNKNOWN
 from lab.netlab import Host, Lab, LabError
@@ -46,10 +57,13 @@ from lab.verify import Frame, read_frames, verify
 
 __all__ = [
     "CLIENT_IP",
+    "CLIENT_IP6",
     "CLIENT_MAC",
     "NODE1_IP",
+    "NODE1_IP6",
     "NODE1_MAC",
     "NODE2_IP",
+    "NODE2_IP6",
     "NODE2_MAC",
     "OBSERVER_MAC",
     "SCENARIOS",
@@ -61,10 +75,13 @@ __all__ = [
     "cilium_vs_kube_vip",
     "cilium_vs_metallb",
     "duplicate_ip",
+    "duplicate_ipv6",
     "every_node_answers",
     "failover",
     "failover_busy_client",
+    "failover_ipv6",
     "keepalived_split_brain",
+    "keepalived_split_brain_ipv6",
     "keepalived_split_brain_vrrp",
     "keepalived_vmac_failover",
     "keepalived_vmac_split_brain",
@@ -73,6 +90,7 @@ __all__ = [
     "kube_vip_failover",
     "metallb_failover",
     "metallb_vs_kubevip",
+    "metallb_vs_kubevip_ipv6",
     "single_owner",
     "vlan_garp",
 ]
@@ -87,6 +105,8 @@ NODE2_IP, NODE2_MAC = "192.0.2.12", "02:00:5e:10:00:02"
 OBSERVER_MAC = "02:00:5e:10:00:fe"
 NODE3_IP, NODE3_MAC = "192.0.2.13", "02:00:5e:10:00:03"
 VMAC_51 = "00:00:5e:00:01:33"  # the VRRP virtual MAC of VRID 51 (keepalived use_vmac)
+CLIENT_IP6, NODE1_IP6, NODE2_IP6 = "2001:db8::10", "2001:db8::11", "2001:db8::12"
+ALL_NODES_MAC = "33:33:00:00:00:01"  # ff02::1
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,7 @@ class Scenario:
         frames: tcpdump's packet count once recorded.
         vrrp: hand-written VRRP facts: per virtual router that advertises,
             ``{"vrid", "split_brain", "priorities"}`` (priorities sorted).
+        ipv6: IPv6 is expected on the wire (only the lab's IPv6 ranges).
     """
 
     name: str
@@ -146,12 +167,16 @@ class Scenario:
     design_checks: list[Callable[[list[Frame]], list[str]]] = field(default_factory=list)
     frames: int | None = None
     vrrp: list[dict[str, Any]] = field(default_factory=list)
+    ipv6: bool = False
 
     def expected_facts(self) -> dict[str, Any]:
-        """The ``<scenario>.expected-facts.json`` document."""
-        ordered = sorted(
-            self.ips, key=lambda e: (e.vlan is not None, e.vlan or 0, tuple(int(p) for p in e.ip.split(".")))
-        )
+        """The ``<scenario>.expected-facts.json`` document (IPv4 entries before IPv6 ones)."""
+
+        def order(e: ExpectedIP) -> tuple[bool, int, int, int]:
+            a = ipaddress.ip_address(e.ip)
+            return e.vlan is not None, e.vlan or 0, a.version, int(a)
+
+        ordered = sorted(self.ips, key=order)
         return {"scenario": self.name, "description": self.description, "ips": [e.to_json() for e in ordered],
                 "vrrp": self.vrrp}
 
@@ -159,7 +184,7 @@ class Scenario:
         """Problems found in the recording (generic checks + design checks)."""
         frames = read_frames(pcap or self.pcap)
         expected = {(e.vlan, e.ip): set(e.macs) for e in self.ips}
-        problems = verify(frames, expected, self.hosts.values())
+        problems = verify(frames, expected, self.hosts.values(), ipv6=self.ipv6)
         for chk in self.design_checks:
             problems += chk(frames)
         return problems
@@ -168,15 +193,20 @@ class Scenario:
 # -- helpers -----------------------------------------------------------------
 
 
-def _std_hosts(lab: Lab, *names: str) -> dict[str, Host]:
-    """Create the standard hosts named in ``names`` plus the observer (last)."""
+def _std_hosts(lab: Lab, *names: str, ipv6: bool = False) -> dict[str, Host]:
+    """Create the standard hosts named in ``names`` plus the observer (last); with ``ipv6``
+    each also gets its 2001:db8::/64 address (and so its link-local one)."""
     table = {
-        "client": (CLIENT_IP, CLIENT_MAC),
-        "node1": (NODE1_IP, NODE1_MAC),
-        "node2": (NODE2_IP, NODE2_MAC),
-        "node3": (NODE3_IP, NODE3_MAC),
+        "client": (CLIENT_IP, CLIENT_MAC, CLIENT_IP6),
+        "node1": (NODE1_IP, NODE1_MAC, NODE1_IP6),
+        "node2": (NODE2_IP, NODE2_MAC, NODE2_IP6),
+        "node3": (NODE3_IP, NODE3_MAC, None),
     }
-    hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1]) for n in names}
+    hosts = {n: lab.add_host(n, f"{table[n][0]}/24", table[n][1],
+                             ip6=f"{table[n][2]}/64" if ipv6 else None) for n in names}
+    if ipv6:
+        for n in names:
+            _no_reachability_probes(hosts[n])
     hosts["observer"] = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
     return hosts
 
@@ -233,7 +263,10 @@ class Keepalived:
 
     Args:
         host: where to run it.
-        vip: the virtual address (added as /32 on eth0 when MASTER).
+        vip: the virtual address (added as /32 on eth0 when MASTER; an IPv6 VIP as
+            /128, in an IPv6 VRRP instance: VRRPv3 adverts from the link-local
+            address to ff02::12, unsolicited Neighbor Advertisements instead of
+            gratuitous ARP).
         priority: VRRP priority.
         unicast_peers: if given, VRRP adverts go unicast to these addresses
             (and multicast adverts are not listened to).
@@ -243,6 +276,10 @@ class Keepalived:
         use_vmac: run the instance on a macvlan with the VRRP virtual MAC
             ``00:00:5e:00:01:<vrid>`` (adverts, GARPs and replies come from it).
     """
+
+    #: What keepalived logs for each announcement it sends, by address family.
+    ANNOUNCE_LOG: ClassVar[dict[int, str]] = {
+        4: "Sending gratuitous ARP on eth0", 6: "Sending unsolicited Neighbour Advert on eth0"}
 
     def __init__(
         self,
@@ -267,10 +304,12 @@ class Keepalived:
         if use_vmac:
             extra += f"    use_vmac {self.vmac_if}\n"
         dev = "" if use_vmac else f" dev {host.ifname}"  # with use_vmac: on the macvlan
+        self.family = ipaddress.ip_address(vip).version
         unicast = ""
         if unicast_peers:
             peers = "\n".join(f"        {p}" for p in unicast_peers)
-            unicast = f"    unicast_src_ip {host.ip}\n    unicast_peer {{\n{peers}\n    }}\n"
+            src = host.ip6 if self.family == 6 else host.ip
+            unicast = f"    unicast_src_ip {src}\n    unicast_peer {{\n{peers}\n    }}\n"
         self.conf.write_text(
             "global_defs {\n"
             f"    router_id {host.name}\n"
@@ -286,7 +325,7 @@ class Keepalived:
             "    advert_int 1\n"
             f"{unicast}{extra}"
             "    virtual_ipaddress {\n"
-            f"        {vip}/32{dev}\n"
+            f"        {vip}/{32 if self.family == 4 else 128}{dev}\n"
             "    }\n"
             "}\n"
         )
@@ -311,6 +350,11 @@ class Keepalived:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def announcing(self) -> str:
+        """The log line of one announcement (gratuitous ARP or unsolicited NA)."""
+        return self.ANNOUNCE_LOG[self.family]
 
     def log(self) -> str:
         """The log so far."""
@@ -912,6 +956,32 @@ def _cilium_shape(ip: str, mac: str, requester: str) -> Callable[[list[Frame]], 
     return check
 
 
+# -- IPv6 (Neighbor Discovery) ---------------------------------------------------
+
+
+def _nd_replies_to(frames: list[Frame], ip: str, requester_mac: str) -> dict[str, list[float]]:
+    """MAC -> times of solicited advertisements for ``ip`` sent to ``requester_mac``."""
+    out: dict[str, list[float]] = {}
+    for f in frames:
+        if f.icmp6_type == 136 and "S" in f.na_flags and f.nd_target == ip and f.eth_dst == requester_mac:
+            out.setdefault(f.nd_lladdr or f.eth_src, []).append(f.time)
+    return out
+
+
+def _need_nd_replies(ip: str, requester: str, macs: dict[str, int]) -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` solicited advertisements for ``ip`` to ``requester`` per MAC."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = _nd_replies_to(frames, ip, requester)
+        return [
+            f"expected >= {n} solicited NAs for {ip} from {mac} to {requester}, got {len(got.get(mac, []))}"
+            for mac, n in macs.items()
+            if len(got.get(mac, [])) < n
+        ]
+
+    return check
+
+
 def _never_back(ip: str) -> Callable[[list[Frame]], list[str]]:
     """Design check: node1 claims ``ip`` only before node2's first claim."""
 
@@ -920,6 +990,29 @@ def _never_back(ip: str) -> Callable[[list[Frame]], list[str]]:
         t2 = [f.time for f in frames if f.is_arp and f.spa == ip and f.sha == NODE2_MAC]
         if not t1 or not t2 or max(t1) >= min(t2):
             return [f"node1 should claim {ip} only before node2 does"]
+        return []
+
+    return check
+
+
+def _need_unsolicited(ip: str, mac: str, n: int, flags: str = "O") -> Callable[[list[Frame]], list[str]]:
+    """Design check: at least ``n`` unsolicited advertisements (S=0, exactly ``flags``) for
+    ``ip`` from ``mac`` to all nodes (ff02::1)."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = [
+            f
+            for f in frames
+            if f.icmp6_type == 136
+            and f.nd_target == ip
+            and f.nd_lladdr == mac
+            and f.na_flags == flags
+            and f.ip6_dst == "ff02::1"
+            and f.eth_dst == ALL_NODES_MAC
+            and f.hlim == 255
+        ]
+        if len(got) < n:
+            return [f"expected >= {n} unsolicited NAs (flags {flags}) for {ip} from {mac}, got {len(got)}"]
         return []
 
     return check
@@ -1246,6 +1339,78 @@ def kernel_duplicate_ip(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+def _need_solicitations(ip: str, requester_mac: str, n: int) -> Callable[[list[Frame]], list[str]]:
+    """Design check: exactly ``n`` multicast solicitations for ``ip`` from ``requester_mac``."""
+
+    def check(frames: list[Frame]) -> list[str]:
+        got = [f for f in frames if f.icmp6_type == 135 and f.nd_target == ip and f.eth_src == requester_mac
+               and f.ip6_dst.startswith("ff02::1:ff")]
+        if len(got) == n:
+            return []
+        return [f"expected {n} solicitations for {ip} from {requester_mac}, got {len(got)}"]
+
+    return check
+
+
+def _no_reachability_probes(host: Host) -> None:
+    """No unicast reachability probe (RFC 4861 7.3.3) within a recording: a kernel that
+    answered a solicitation holds the asker's address as STALE and, 5 s after it next sends
+    to it, probes it with a unicast solicitation from its link-local address — which claims
+    that link-local address, at a time that depends on the machine's speed.  Raising the
+    delay before the first probe to 60 s keeps the recordings' claims exactly as designed."""
+    host.sysctl(f"net.ipv6.neigh.{host.ifname}.delay_first_probe_time", 60)
+
+
+def _resolve6(client: Host, vip: str, times: int, gap: float) -> None:
+    """The client's kernel resolves ``vip`` ``times`` times, ``gap`` s apart."""
+    for i in range(times):
+        if i:
+            time.sleep(gap)
+        client.resolve6(vip)
+
+
+def duplicate_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """Two hosts configured with the same IPv6 address (no DAD); both answer → contested."""
+    dup = "2001:db8::50"
+    client = lab.add_host("client", ip=None, mac=CLIENT_MAC, ip6=f"{CLIENT_IP6}/64")
+    a = lab.add_host("node1", ip=None, mac=NODE1_MAC, ip6=f"{dup}/64")
+    b = lab.add_host("node2", ip=None, mac=NODE2_MAC, ip6=f"{dup}/64")
+    obs = lab.add_host("observer", ip=None, mac=OBSERVER_MAC)
+    h = {"client": client, "node1": a, "node2": b, "observer": obs}
+    for host in (client, a, b):
+        _no_reachability_probes(host)
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(obs, pcap) as cap:
+        _resolve6(client, dup, 3, 1.0)
+        time.sleep(0.5)
+    sc = Scenario(
+        name="duplicate-ipv6",
+        description=(
+            "node1 and node2 are both configured with 2001:db8::50/64, added without Duplicate "
+            "Address Detection (nodad: with DAD the second host would have found the first and "
+            "given the address up). No announcer, no IPv4. The client (2001:db8::10) resolves "
+            "2001:db8::50 three times, pausing 1 s in between: its kernel multicasts a Neighbor Solicitation "
+            "with its link-layer address to ff02::1:ff00:50 (which claims 2001:db8::10 for the "
+            "client) and both kernels answer with a solicited advertisement (S=1, O=1): two "
+            "MACs answer each solicitation, duplicate replies, contested. The client's datagram "
+            "(to port 9) and the ICMPv6 port unreachable it earns are the non-ARP frames."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, dup, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[_need_solicitations(dup, CLIENT_MAC, 3),
+                       _need_nd_replies(dup, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3})],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 def every_node_answers(lab: Lab, pcap: Path) -> Scenario:
     """kube-proxy IPVS without strictARP: the VIP bound on every node, every kernel answers."""
     vip = "192.0.2.60"
@@ -1458,6 +1623,195 @@ def kernel_failover(lab: Lab, pcap: Path) -> Scenario:
     return sc
 
 
+def keepalived_split_brain_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """Two keepalived with an IPv6 VIP that cannot hear each other both become MASTER → contested."""
+    vip = "2001:db8::102"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    client = h["client"]
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        # Each sends its VRRPv3 adverts unicast to an address where nobody is.
+        ka1 = Keepalived(h["node1"], vip, priority=150, unicast_peers=("2001:db8::250",))
+        time.sleep(1.5)
+        ka2 = Keepalived(h["node2"], vip, priority=100, unicast_peers=("2001:db8::251",))
+        ka1.wait_for("Entering MASTER STATE", timeout=15)
+        ka2.wait_for("Entering MASTER STATE", timeout=15)
+        time.sleep(0.3)
+        _resolve6(client, vip, 4, 1.0)
+        # Let the second bursts (garp_master_delay 5 s) of both go out.
+        for ka in (ka1, ka2):
+            ka.wait_for(ka.announcing, count=10, timeout=10)
+        time.sleep(0.5)
+    sc = Scenario(
+        name="keepalived-split-brain-ipv6",
+        description=(
+            "Two real keepalived instances with the IPv6 VIP 2001:db8::102 (an IPv6 VRRP "
+            "instance, vrid 51) that cannot hear each other: each sends its VRRPv3 adverts "
+            "unicast to an address where nobody is (node1 -> 2001:db8::250, node2 -> "
+            "2001:db8::251; their kernels solicit those, which claims 2001:db8::11 and "
+            "2001:db8::12: ok, and no advert ever leaves). node2 starts 1.5 s after node1; both "
+            "become MASTER, bind the VIP and send 5 unsolicited Neighbor Advertisements (O=1, "
+            "S=0, to ff02::1), 5 more after 5 s, so the claims alternate node1/node2 "
+            "(flip-flops). The client resolves the VIP 4 times, 1 s apart, and both kernels "
+            "answer every solicitation (duplicate replies): contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
+            _expect(None, NODE1_IP6, "ok", (NODE1_MAC, KERNEL)),
+            _expect(None, NODE2_IP6, "ok", (NODE2_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 10),
+            _need_unsolicited(vip, NODE2_MAC, 10),
+            _need_solicitations(vip, CLIENT_MAC, 4),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 4, NODE2_MAC: 4}),
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def failover_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """keepalived pair with an IPv6 VIP, clean stop of the master: the VIP moves once → moved."""
+    vip = "2001:db8::101"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    client = h["client"]
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        ka1, ka2 = _keepalived_pair(h, vip, 150, 100)
+        _resolve6(client, vip, 3, 0.5)
+        _hand_over(ka1, ka2)
+        ka2.wait_for(ka2.announcing, count=5, timeout=10)
+        time.sleep(1.5)
+        _resolve6(client, vip, 3, 0.5)
+        time.sleep(1.0)
+
+    def node1_never_after_node2(frames: list[Frame]) -> list[str]:
+        t1 = [f.time for f in frames if f.is_nd and f.nd_target == vip and f.icmp6_type == 136
+              and f.eth_src == NODE1_MAC]
+        t2 = [f.time for f in frames if f.is_nd and f.nd_target == vip and f.icmp6_type == 136
+              and f.eth_src == NODE2_MAC]
+        if not t1 or not t2:
+            return ["both nodes must advertise the VIP"]
+        problems = []
+        if max(t1) >= min(t2):
+            problems.append("node1 advertised the VIP after node2's first advertisement")
+        if not any(f.ip6_next == 112 for f in frames):
+            problems.append("no VRRPv3 advertisements recorded")
+        r = _nd_replies_to(frames, vip, CLIENT_MAC)
+        if sorted(r) != sorted([NODE1_MAC, NODE2_MAC]):
+            problems.append(f"each node should answer the client, got {sorted(r)}")
+        return problems
+
+    sc = Scenario(
+        name="failover-ipv6",
+        description=(
+            "Two real keepalived instances with the IPv6 VIP 2001:db8::101 (an IPv6 VRRP "
+            "instance, vrid 51: VRRPv3 adverts from the link-local addresses to ff02::12): "
+            "node1 priority 150 becomes MASTER, binds the VIP and sends 5 unsolicited Neighbor "
+            "Advertisements (O=1, S=0, to ff02::1); node2 (priority 100) stays BACKUP. The "
+            "client resolves the VIP 3 times, 0.5 s apart (solicitations to ff02::1:ff00:101; "
+            "only node1 answers). node1's keepalived is then stopped cleanly (priority-0 "
+            "advert, VIP removed); node2 becomes MASTER and advertises 5 times; after a 1.5 s "
+            "pause the client resolves 3 more times and only node2 answers. The VIP changes "
+            "owner exactly once and node1 never claims it again: moved (not contested). Also "
+            "VRRPv3 and MLD frames (non-ARP noise)."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "moved", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 5),
+            _need_unsolicited(vip, NODE2_MAC, 5),
+            _need_solicitations(vip, CLIENT_MAC, 6),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 3, NODE2_MAC: 3}),
+            node1_never_after_node2,
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
+def metallb_vs_kubevip_ipv6(lab: Lab, pcap: Path) -> Scenario:
+    """kube-vip (IPv6 VIP bound) on node1 vs MetalLB (proxy NDP) on node2 → contested."""
+    vip = "2001:db8::103"
+    h = _std_hosts(lab, "client", "node1", "node2", ipv6=True)
+    kube_vip, metallb, client = h["node1"], h["node2"], h["client"]
+    kube_vip.add_address6(f"{vip}/128")
+    metallb.enable_proxy_ndp(vip)
+    time.sleep(2.5)  # let the MLD reports of the address setup go by
+    t0 = time.monotonic()
+    with lab.capture(h["observer"], pcap) as cap:
+        start_announcer(
+            kube_vip, "kubevip", "--iface", "eth0", "--vip", vip, "--rate-ms", "3000", "--duration", "11"
+        )
+        time.sleep(0.5)
+        start_announcer(
+            metallb, "metallb", "--iface", "eth0", "--vip", vip, "--reconcile-every", "4", "--duration", "11"
+        )
+        time.sleep(0.5)
+        _resolve6(client, vip, 6, 1.0)
+        time.sleep(max(0.0, 12.0 - (time.monotonic() - t0)))
+
+    def formats(frames: list[Frame]) -> list[str]:
+        problems = []
+        for mac in (NODE1_MAC, NODE2_MAC):
+            src = [f.ip6_src for f in frames if f.icmp6_type == 136 and f.eth_src == mac
+                   and f.ip6_dst == "ff02::1"]
+            if not src or any(not s.startswith("fe80:") for s in src):
+                problems.append(f"the unsolicited advertisements of {mac} should come from fe80::")
+        answers = [f for f in frames if f.icmp6_type == 136 and f.eth_dst == CLIENT_MAC]
+        if {f.na_flags for f in answers if f.eth_src == NODE1_MAC} != {"SO"}:
+            problems.append("node1's kernel (VIP bound) should answer with S=1 O=1")
+        if {f.na_flags for f in answers if f.eth_src == NODE2_MAC} != {"S"}:
+            problems.append("node2's proxy should answer with S=1 O=0")
+        return problems
+
+    sc = Scenario(
+        name="metallb-vs-kubevip-ipv6",
+        description=(
+            "The IPv6 twin of metallb-vs-kubevip. node1 plays kube-vip: 2001:db8::103/128 bound "
+            "on eth0 (its kernel answers solicitations: S=1, O=1) and one unsolicited Neighbor "
+            "Advertisement every 3 s (O=1, S=0, from its link-local address to ff02::1, target "
+            "link-layer option). node2 plays MetalLB: VIP not bound, kernel proxy NDP answers "
+            "solicitations for it (S=1, O=0, as MetalLB's speaker does), and the same "
+            "unsolicited advertisement every 1.1 s while a reconcile every 4 s keeps the 5 s "
+            "window open. The client resolves the VIP 6 times, pausing 1 s in between; both "
+            "nodes answer every solicitation. Two MACs alternate, with duplicate replies: "
+            "contested."
+        ),
+        pcap=pcap,
+        ips=[
+            _expect(None, vip, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
+        ],
+        hosts=_macs(h),
+        seconds=time.monotonic() - t0,
+        design_checks=[
+            _need_unsolicited(vip, NODE1_MAC, 3),
+            _need_unsolicited(vip, NODE2_MAC, 8),
+            _need_solicitations(vip, CLIENT_MAC, 6),
+            _need_nd_replies(vip, CLIENT_MAC, {NODE1_MAC: 6, NODE2_MAC: 6}),
+            formats,
+        ],
+        ipv6=True,
+    )
+    sc.frames = cap.captured
+    return sc
+
+
 #: name -> scenario function, in recording order.
 SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "single-owner": single_owner,
@@ -1478,4 +1832,8 @@ SCENARIOS: dict[str, Callable[[Lab, Path], Scenario]] = {
     "kube-vip-failover": kube_vip_failover,
     "cilium-failover": cilium_failover,
     "kernel-failover": kernel_failover,
+    "duplicate-ipv6": duplicate_ipv6,
+    "keepalived-split-brain-ipv6": keepalived_split_brain_ipv6,
+    "failover-ipv6": failover_ipv6,
+    "metallb-vs-kubevip-ipv6": metallb_vs_kubevip_ipv6,
 }

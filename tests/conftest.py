@@ -1,7 +1,8 @@
 """Shared test helpers: addresses, frames built byte by byte, claims.
 
 Frames are packed here with :mod:`struct` from the wire formats (Ethernet II,
-802.1Q, LLC/SNAP, Linux cooked v1/v2, RFC 826 ARP) rather than with
+802.1Q, LLC/SNAP, Linux cooked v1/v2, RFC 826 ARP, RFC 8200 IPv6, RFC 4861
+Neighbor Discovery) rather than with
 :mod:`arpwatch_lb.core.frames`, so decoder tests do not check the decoder against
 its own encoder.  Test modules import these names: ``from conftest import mac``.
 """
@@ -34,6 +35,7 @@ ZERO_IP = b"\x00" * 4
 ETH_ARP = 0x0806
 ETH_RARP = 0x8035
 ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
 TPID_8021Q = 0x8100
 TPID_8021AD = 0x88A8
 
@@ -78,6 +80,55 @@ def sll2(payload: bytes, protocol: int = ETH_ARP, addr: bytes = b"", *, halen: i
     """A Linux cooked v2 (SLL2) frame."""
     halen = len(addr) if halen is None else halen
     return struct.pack("!HHIHBB8s", protocol, 0, ifindex, hatype, pkttype, halen, addr) + payload
+
+
+def ip6(text: str) -> bytes:
+    """IPv6 text → sixteen bytes."""
+    return ipaddress.IPv6Address(text).packed
+
+
+def ll_option(kind: int, address: bytes) -> bytes:
+    """An NDP link-layer address option (1 source, 2 target): type, length in 8-octet units,
+    address, zero padding (RFC 4861 4.6.1)."""
+    body = bytes([kind, (len(address) + 2 + 7) // 8]) + address
+    return body.ljust((len(body) + 7) // 8 * 8, b"\x00")
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def icmp6(src: bytes, dst: bytes, icmp_type: int, body: bytes, *, code: int = 0) -> bytes:
+    """An ICMPv6 message with its checksum over the IPv6 pseudo-header (RFC 4443 2.3)."""
+    msg = struct.pack("!BBH", icmp_type, code, 0) + body
+    pseudo = src + dst + struct.pack("!IxxxB", len(msg), 58)
+    return msg[:2] + struct.pack("!H", _checksum(pseudo + msg)) + msg[4:]
+
+
+def nd(src: bytes, dst: bytes, icmp_type: int, target: bytes, *, flags: int = 0,
+       options: bytes = b"", code: int = 0) -> bytes:
+    """A Neighbor Solicitation (135) or Advertisement (136); ``flags`` is the NA's first
+    byte (R 0x80, S 0x40, O 0x20)."""
+    return icmp6(src, dst, icmp_type, bytes([flags, 0, 0, 0]) + target + options, code=code)
+
+
+def ipv6(src: bytes, dst: bytes, payload: bytes, *, nh: int = 58, hlim: int = 255,
+         version: int = 6, plen: int | None = None, ext: bytes = b"") -> bytes:
+    """An IPv6 header (RFC 8200) and its payload; ``ext`` (extension headers, their own next
+    header fields already set) goes between, ``nh`` is the first next header."""
+    body = ext + payload
+    plen = len(body) if plen is None else plen
+    return struct.pack("!IHBB", version << 28, plen, nh, hlim) + src + dst + body
+
+
+def ext_header(nh: int, size: int = 8) -> bytes:
+    """A hop-by-hop/routing/destination-options-shaped header of ``size`` bytes (PadN)."""
+    return bytes([nh, size // 8 - 1, 1, size - 4]) + bytes(size - 4)
 
 
 SENDER = b"(the ARP sender)"

@@ -29,6 +29,7 @@ from conftest import (
     BROADCAST,
     ETH_ARP,
     ETH_IPV4,
+    ETH_IPV6,
     ETH_RARP,
     TPID_8021AD,
     TPID_8021Q,
@@ -36,8 +37,14 @@ from conftest import (
     ZERO_MAC,
     arp,
     ether,
+    ext_header,
+    icmp6,
     ip,
+    ip6,
+    ipv6,
+    ll_option,
     mac,
+    nd,
     sll,
     sll2,
     unprivileged,
@@ -54,6 +61,9 @@ B = mac("02:00:5e:10:00:02")
 C = mac("00:1b:21:3c:4d:5e")
 VIP = ip("192.0.2.10")
 VIP2 = ip("192.0.2.11")
+V6_VIP = ip6("2001:db8::100")
+V6_ASKER = ip6("2001:db8::10")
+V6_ALL_NODES = ip6("ff02::1")
 
 
 def garp(sha: bytes, spa: bytes = VIP, op: int = 1, *, pad: int = 60) -> bytes:
@@ -147,7 +157,8 @@ def arp_frame(draw: st.DrawFn, size: int | None = None) -> bytes:
 def other_frame(draw: st.DrawFn, size: int | None = None) -> bytes:
     """Anything else: tagged or LLC/SNAP ARP, RARP, IP, short or random frames."""
     kind = draw(st.sampled_from(["vlan", "qinq", "snap", "rarp", "ipv4", "ipv6", "lldp", "aarp",
-                                 "stp", "short", "random", "jumbo"]))
+                                 "stp", "short", "random", "jumbo", "nd", "nd", "nd_tagged",
+                                 "ipv6_udp", "ipv6_ext", "ipv6_icmp", "type_86xx"]))
     inner = arp(draw(st.sampled_from([1, 2])), draw(SENDERS), draw(IPS), BROADCAST, VIP)
     if kind == "vlan":
         f = ether(BROADCAST, A, ETH_ARP, inner, tags=((TPID_8021Q, draw(st.integers(0, 4095))),))
@@ -173,6 +184,30 @@ def other_frame(draw: st.DrawFn, size: int | None = None) -> bytes:
         f = garp(A)[: draw(st.integers(0, 41))]
     elif kind == "jumbo":
         f = ether(A, B, ETH_IPV4, bytes(draw(st.sampled_from([1500, 9000]))))
+    elif kind in ("nd", "nd_tagged"):  # Neighbor Discovery: claims, probes, malformed
+        icmp_type = draw(st.sampled_from([135, 136]))
+        src = draw(st.sampled_from([V6_ASKER, bytes(16)]))
+        opt = draw(st.sampled_from([b"", ll_option(1 if icmp_type == 135 else 2, draw(SENDERS))]))
+        packet = ipv6(src, V6_ALL_NODES, nd(src, V6_ALL_NODES, icmp_type, V6_VIP,
+                                            flags=draw(st.sampled_from([0x20, 0x40, 0xA0])),
+                                            options=opt),
+                      hlim=draw(st.sampled_from([255, 255, 255, 64])))
+        tags = ((TPID_8021Q, draw(st.integers(0, 4095))),) if kind == "nd_tagged" else ()
+        f = ether(mac("33:33:00:00:00:01"), draw(st.sampled_from([A, C])), ETH_IPV6, packet,
+                  tags=tags)
+    elif kind == "ipv6_udp":
+        f = ether(A, B, ETH_IPV6, ipv6(V6_ASKER, V6_VIP, bytes(draw(st.integers(8, 300))),
+                                       nh=17, hlim=64))
+    elif kind == "ipv6_ext":  # an extension header first: the reference path walks it
+        f = ether(A, B, ETH_IPV6, ipv6(V6_ASKER, V6_ALL_NODES,
+                                       nd(V6_ASKER, V6_ALL_NODES, 136, V6_VIP, flags=0x20),
+                                       nh=0, ext=ext_header(draw(st.sampled_from([58, 17])))))
+    elif kind == "ipv6_icmp":  # ICMPv6 that is not NDP: an echo, an RA, an MLD report
+        f = ether(A, B, ETH_IPV6, ipv6(V6_ASKER, V6_VIP,
+                                       icmp6(V6_ASKER, V6_VIP, draw(st.sampled_from(
+                                           [128, 129, 133, 134, 137, 143])), bytes(20))))
+    elif kind == "type_86xx":
+        f = ether(A, B, 0x8600 | draw(st.integers(0, 255)), bytes(60))
     else:
         f = draw(st.binary(max_size=200))
     if size is not None:

@@ -288,3 +288,37 @@ def test_cilium_agents_alone_do_not_make_services_at_risk(tmp_path: Path) -> Non
         assert "CiliumL2AnnouncementPolicy" in "\n".join(web["fix"])
     finally:
         s.stop()
+
+
+def test_doctor_judges_an_ipv6_vip_like_an_ipv4_one(tmp_path: Path) -> None:
+    """A dual-stack Service (192.0.2.103 and 2001:db8::102) on dual-stack nodes; the capture
+    is the recorded IPv6 keepalived split brain.  The nodes' IPv6 InternalIPs name the MACs
+    (their kernels' solicitations claim them), and the IPv6 VIP is a fight between nodes."""
+    s = FakeApiServer().start()
+    try:
+        for name, v6 in (("node1", "2001:db8::11"), ("node2", "2001:db8::12")):
+            n = ks.node(name)
+            n["status"]["addresses"].insert(1, {"type": "InternalIP", "address": v6})
+            s.put("nodes", n)
+        svc = ks.contested_service(False)
+        svc["status"]["loadBalancer"]["ingress"].append({"ip": "2001:db8::102", "ipMode": "VIP"})
+        s.put("services", svc)
+        kc = s.kubeconfig(tmp_path / "kubeconfig")
+        pcap = ks.ROOT / "pcaps" / "keepalived-split-brain-ipv6.pcap"
+        code, out, _ = run("--kubeconfig", str(kc), "--pcap", str(pcap), "--format", "json")
+        table_code, table, _ = run("--kubeconfig", str(kc), "--pcap", str(pcap))
+    finally:
+        s.stop()
+    assert code == table_code == 1
+    doc = json.loads(out)
+    assert doc["nodes"] == {"node1": ["192.0.2.11", "2001:db8::11"],
+                            "node2": ["192.0.2.12", "2001:db8::12"]}
+    assert doc["mac_nodes"] == {"02:00:5e:10:00:01": "node1", "02:00:5e:10:00:02": "node2"}
+    [web] = doc["services"]
+    assert web["vips"] == ["192.0.2.103", "2001:db8::102"] and web["verdict"] == "contested"
+    wire = {w["vip"]: w for w in web["wire"]}
+    assert wire["2001:db8::102"]["fight"] and set(wire["2001:db8::102"]["nodes"]) == {
+        "node1", "node2"}
+    assert wire["2001:db8::102"]["duplicate_replies"] == 4
+    assert wire["192.0.2.103"]["verdict"] == "unclaimed"  # no ARP in that capture
+    assert "2001:db8::102: contested (node1, node2)" in table

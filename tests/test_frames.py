@@ -364,7 +364,10 @@ LINKTYPES = st.sampled_from([ETH, SLL, SLL2, 0, 101, 242]) | st.integers(0, 2**3
 
 
 def _check_result(r: object) -> None:
-    if isinstance(r, Claim):
+    if isinstance(r, Claim) and len(r.spa) == 16:  # Neighbor Discovery (tests/test_ndp.py)
+        assert len(r.sha) == 6 and len(r.tha) == 6 and len(r.tpa) == 16
+        assert r.op & 0xFF in (135, 136) and not r.sha[0] & 1 and r.sha != ZERO_MAC
+    elif isinstance(r, Claim):
         assert len(r.sha) == 6 and len(r.spa) == 4 and len(r.tha) == 6 and len(r.tpa) == 4
         assert r.op in (1, 2) and r.spa != ZERO_IP and not r.sha[0] & 1 and r.sha != ZERO_MAC
     else:
@@ -384,13 +387,16 @@ def plausible_frames(draw: st.DrawFn) -> tuple[int, bytes]:
     linktype = draw(st.sampled_from([ETH, SLL, SLL2]))
     tags = draw(st.lists(st.tuples(st.sampled_from([TPID_8021Q, TPID_8021AD, 0x9100]),
                                    st.integers(0, 0xFFFF)), max_size=10))
-    ethertype = draw(st.sampled_from([ETH_ARP, ETH_RARP, ETH_IPV4, 0x0026, 1500, 1501]))
+    ethertype = draw(st.sampled_from([ETH_ARP, ETH_RARP, ETH_IPV4, 0x86DD, 0x0026, 1500, 1501]))
     # after the addresses: TPID1, TCI1, TPID2, TCI2, ..., ethertype
     types = [tpid for tpid, _ in tags] + [ethertype]
     first = types[0]
     head = b"".join(struct.pack("!HH", tci, nxt) for (_, tci), nxt in zip(tags, types[1:], strict=True))
     body = draw(st.sampled_from([b"", SNAP_ARP, SNAP_RARP]))
-    body += draw(st.sampled_from([b"", struct.pack("!HHBB", 1, ETH_IPV4, 6, 4)]))
+    body += draw(st.sampled_from([b"", struct.pack("!HHBB", 1, ETH_IPV4, 6, 4),
+                                  # an IPv6 header up to the addresses: ICMPv6, hop limit 255
+                                  struct.pack("!IHBB", 6 << 28, 32, 58, 255) + bytes(32)]))
+    body += draw(st.sampled_from([b"", b"\x88\x00", b"\x87\x00"]))
     body += draw(st.binary(max_size=80))
     if linktype == ETH:
         frame = draw(st.binary(min_size=12, max_size=12)) + struct.pack("!H", first) + head + body

@@ -32,6 +32,19 @@ ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted(p for p in (ROOT / "pcaps").glob("*.pcap") if not p.name.startswith("."))
 
 
+def test_ipv6_captures_hold_neighbor_discovery_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IPv6 captures are judged from Neighbor Discovery alone (no ARP in them), and the
+    IPv4 ones hold no IPv6 at all: their reports did not change when NDP decoding came."""
+    for capture in CAPTURES:
+        _, report = _replay_json(monkeypatch, capture)
+        v6 = [e for e in report["ips"] if ":" in e["ip"]]
+        if capture.stem.endswith("-ipv6"):
+            assert v6 and len(v6) == len(report["ips"]), capture.stem
+            assert report["frames"]["claims"] > 0
+        else:
+            assert not v6, capture.stem
+
+
 def _replay_json(monkeypatch: pytest.MonkeyPatch, capture: Path) -> tuple[int, dict]:
     monkeypatch.chdir(ROOT)
     path = capture.relative_to(ROOT) if capture.is_relative_to(ROOT) else capture
@@ -45,7 +58,9 @@ def test_lab_captures_are_present() -> None:
             "duplicate-ip", "vlan-garp", "cilium-vs-kube-vip", "cilium-vs-metallb",
             "keepalived-split-brain-vrrp", "keepalived-vmac-failover",
             "keepalived-vmac-split-brain", "kernel-duplicate-ip", "every-node-answers",
-            "metallb-failover", "kube-vip-failover", "cilium-failover", "kernel-failover"} <= names
+            "metallb-failover", "kube-vip-failover", "cilium-failover", "kernel-failover",
+            "duplicate-ipv6", "keepalived-split-brain-ipv6", "failover-ipv6",
+            "metallb-vs-kubevip-ipv6"} <= names
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
@@ -178,3 +193,23 @@ def test_mid_stream_capture_names_what_it_can(monkeypatch: pytest.MonkeyPatch, t
     # interleave in runs), but one is never reported where the full capture has none.
     split = {g["vrid"] for g in facts["vrrp"] if g["split_brain"]}
     assert {g["vrid"] for g in _vrrp_facts(report) if g["split_brain"]} <= split
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_recordings_pass_the_recording_checks(capture: Path) -> None:
+    """The committed captures still pass lab.verify's checks (claims read by tshark equal the
+    hand-written facts; only lab addresses; IPv6 only in the *-ipv6 ones)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from lab.verify import read_frames, verify
+
+    facts = json.loads(capture.with_suffix(".expected-facts.json").read_text())
+    expected = {(e["vlan"], e["ip"]): set(e["macs"]) for e in facts["ips"]}
+    frames = read_frames(capture)
+    lab_macs = {m for e in facts["ips"] for m in e["macs"]} | {"02:00:5e:10:00:fe"}
+    lab_macs |= {"02:00:5e:10:00:10", "02:00:5e:10:00:01", "02:00:5e:10:00:02"}
+    assert verify(frames, expected, lab_macs, ipv6=capture.stem.endswith("-ipv6")) == []
+    if not capture.stem.endswith("-ipv6"):
+        assert verify(frames, expected, lab_macs, ipv6=True) == []  # no IPv6 in them at all
+        assert all(f.ethertype != 0x86DD for f in frames)

@@ -35,7 +35,14 @@ def _svc(**kw: object) -> dict:
      ["192.0.2.5"]),
     (_svc(spec={"loadBalancerIP": "192.0.2.6"}), ["192.0.2.6"]),
     (_svc(metadata={"annotations": {"metallb.io/loadBalancerIPs": "192.0.2.7, 2001:db8::1"}}),
-     ["192.0.2.7"]),
+     ["192.0.2.7", "2001:db8::1"]),
+    # dual stack: one VIP of each family, IPv6 in its canonical (RFC 5952) form
+    (_svc(status={"loadBalancer": {"ingress": [{"ip": "192.0.2.9"},
+                                               {"ip": "2001:DB8:0:0::0:103"}]}}),
+     ["192.0.2.9", "2001:db8::103"]),
+    (_svc(spec={"loadBalancerIP": "2001:db8::104"}), ["2001:db8::104"]),
+    (_svc(status={"loadBalancer": {"ingress": [{"ip": "fe80::1%eth0"}, {"ip": "not-an-ip"}]}}),
+     []),
     (_svc(metadata={"annotations": {"kube-vip.io/loadbalancerIPs": "192.0.2.8"}},
           status={"loadBalancer": {"ingress": [{"ip": "192.0.2.8"}, {"hostname": "lb.example"}]}}),
      ["192.0.2.8"]),
@@ -65,6 +72,19 @@ def test_flapping_status_keeps_one_vip() -> None:
 def test_node_internal_ips() -> None:
     assert node_internal_ips(node("node1")) == ["192.0.2.11"]
     assert node_internal_ips({"metadata": {"name": "x"}}) == []
+    dual = {"metadata": {"name": "n"}, "status": {"addresses": [
+        {"type": "InternalIP", "address": "192.0.2.11"},
+        {"type": "InternalIP", "address": "2001:db8::11"},
+        {"type": "ExternalIP", "address": "2001:db8:1::11"},
+        {"type": "Hostname", "address": "n"}]}}
+    assert node_internal_ips(dual) == ["192.0.2.11", "2001:db8::11"]
+
+
+def test_vip_snapshot_packs_ipv6_as_sixteen_bytes() -> None:
+    snap = vip_snapshot([_svc(status={"loadBalancer": {"ingress": [
+        {"ip": "192.0.2.5"}, {"ip": "2001:db8::5"}]}})])
+    assert snap.packed() == {bytes([192, 0, 2, 5]),
+                             bytes.fromhex("20010db8000000000000000000000005")}
 
 
 def test_evidence_for_the_reported_case() -> None:

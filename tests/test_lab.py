@@ -18,8 +18,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab import Host, Lab, LabError, cleanup_stale, list_lab_namespaces
-from lab.announce import build_cilium_garp, build_garp, build_kubevip, build_metallb_pair, cilium_reply
-from lab.verify import read_frames
+from lab.announce import (
+    build_cilium_garp,
+    build_garp,
+    build_kubevip,
+    build_metallb_pair,
+    build_unsolicited_na,
+    cilium_reply,
+)
+from lab.verify import claims, read_frames
 
 
 @pytest.fixture
@@ -229,3 +236,73 @@ def test_cilium_frames() -> None:
     assert cilium_reply(garp, mac, vip) is None  # gratuitous: not answered
     other = head + client + bytes([192, 0, 2, 10]) + bytes(6) + bytes([192, 0, 2, 7])
     assert cilium_reply(other, mac, vip) is None
+
+
+def test_ipv6_hosts_resolve_each_other_and_others_stay_v4_only(lab: Lab, tmp_path: Path) -> None:
+    """A host given an IPv6 address gets it (no DAD) plus its link-local address; resolving
+    it is one solicitation and one solicited advertisement, read back by tshark as claims of
+    both addresses.  Hosts without ip6 keep IPv6 off."""
+    a = lab.add_host("a", ip6="2001:db8::11/64")
+    b = lab.add_host("b", ip6="2001:db8::12/64")
+    plain = lab.add_host("plain")
+    obs = lab.add_host("obs", ip=None)
+    assert (a.ip6, a.cidr6) == ("2001:db8::11", "2001:db8::11/64")
+    assert "2001:db8::11/64" in a.addresses6()
+    assert a.link_local() == "fe80::5eff:fe10:1"  # from its MAC (EUI-64)
+    assert "tentative" not in a.run(["ip", "-6", "addr", "show", "dev", "eth0"]).stdout
+    for h in (plain, obs):
+        assert "inet6" not in h.run(["ip", "-6", "addr"]).stdout
+    time.sleep(1.5)  # the MLD reports of the address setup
+    pcap = tmp_path / "nd.pcap"
+    with lab.capture(obs, pcap, "icmp6 and (ip6[40] == 135 or ip6[40] == 136)") as cap:
+        b.resolve6(a.ip6)
+    assert cap.captured == 2
+    frames = read_frames(pcap)
+    assert [(f.icmp6_type, f.eth_src) for f in frames] == [(135, b.mac), (136, a.mac)]
+    assert frames[1].na_flags == "SO" and frames[1].eth_dst == b.mac
+    assert claims(frames) == {(None, "2001:db8::12"): {b.mac}, (None, "2001:db8::11"): {a.mac}}
+    assert "2001:db8::11 dev eth0 lladdr 02:00:5e:10:00:01" in b.run(
+        ["ip", "-6", "neigh", "show"]).stdout
+
+
+def test_ipv6_addresses_only_from_the_documentation_prefix(lab: Lab) -> None:
+    a = lab.add_host("a", ip6="2001:db8::11/64")
+    for bad in ("2001:db9::1/64", "fd00::1/64", "2a00::1"):
+        with pytest.raises(LabError, match="2001:db8::/32"):
+            a.add_address6(bad)
+        with pytest.raises(LabError, match="2001:db8::/32"):
+            lab.add_host("x", ip6=bad)
+    a.add_address6("2001:db8::100")
+    assert "2001:db8::100/128" in a.addresses6()
+    a.del_address6("2001:db8::100")
+    assert "2001:db8::100/128" not in a.addresses6()
+
+
+def test_ipv6_announcer_frames_and_proxy_ndp(lab: Lab, tmp_path: Path) -> None:
+    """The IPv6 announcement (MetalLB's and kube-vip's): an unsolicited advertisement with
+    O=1 S=0 R=0 from a link-local address to ff02::1; a proxy NDP node answers a solicitation
+    with S=1 O=0 (MetalLB's flags) without holding the VIP."""
+    from arpwatch_lb.core.frames import NA_OVERRIDE, ND_ADVERT, decode
+
+    mac, vip = "02:00:5e:10:00:01", "2001:db8::103"
+    frame = build_unsolicited_na(mac, vip, "fe80::5eff:fe10:1")
+    c = decode(1, frame)
+    assert c.op == ND_ADVERT | NA_OVERRIDE and c.spa == c.tpa == bytes.fromhex(
+        "20010db8000000000000000000000103")
+    assert c.sha.hex(":") == mac and c.eth_dst.hex(":") == "33:33:00:00:00:01"
+    assert frame[22:38] == bytes.fromhex("fe80000000000000" "00005efffe100001")  # IPv6 source
+    assert frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")  # to all nodes
+    assert (frame[21], frame[58]) == (255, 0x20)  # hop limit; flags: O only
+    proxy = lab.add_host("proxy", ip6="2001:db8::12/64")
+    asker = lab.add_host("asker", ip6="2001:db8::10/64")
+    obs = lab.add_host("obs", ip=None)
+    proxy.enable_proxy_ndp(vip)
+    assert not any(a.startswith(vip) for a in proxy.addresses6())
+    time.sleep(1.5)
+    pcap = tmp_path / "proxy.pcap"
+    with lab.capture(obs, pcap, "icmp6 and ip6[40] == 136") as cap:
+        asker.resolve6(vip)
+    assert cap.captured == 1
+    [na] = read_frames(pcap)
+    assert (na.nd_target, na.na_flags, na.eth_src, na.eth_dst) == (vip, "S", proxy.mac,
+                                                                   asker.mac)

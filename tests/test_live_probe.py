@@ -169,3 +169,79 @@ def test_probe_refuses_an_interface_without_arp(live_lab: Lab) -> None:
     [line] = r.stderr.strip().splitlines()
     assert line.startswith("arpwatch-lb: error:") and "lo has no Ethernet address" in line
     assert r.stdout == "" and "ARP" not in seen and seen.strip() == ""
+
+
+# -- IPv6: Neighbor Solicitations ------------------------------------------------------------
+
+VIP6 = "2001:db8::100"
+
+
+def test_probe_ipv6_vip_solicits_and_collects_the_advertisement(live_lab: Lab,
+                                                                 tmp_path: Path) -> None:
+    """An IPv6 VIP is asked with a Neighbor Solicitation to its solicited-node group, from
+    the prober's own address with its link-layer address; the owner's kernel answers with a
+    solicited advertisement, which is a round trip."""
+    owner = live_lab.add_host("owner", ip6="2001:db8::11/64")
+    prober = live_lab.add_host("prober", ip6="2001:db8::13/64")
+    obs = live_lab.add_host("obs", ip=None)
+    owner.add_address6(VIP6)
+    pcap = tmp_path / "nd.pcap"
+    with live_lab.capture(obs, pcap, "icmp6 and (ip6[40] == 135 or ip6[40] == 136)"):
+        r = arpwatch(prober, "probe", "--vip", VIP6, "-i", "eth0", "--count", "2",
+                     "--interval", "0.2", "--timeout", "0.5", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = _report(r)
+    e = _entry(rep, VIP6)
+    assert e["verdict"] == "ok" and [c["mac"] for c in e["claimants"]] == [owner.mac]
+    assert e["replies"] == 2 and e["probe_rtt"]["count"] == 2
+    assert rep["probes"]["sent"] == rep["probes"]["answered"] == 2
+    asked = [c for batch in CaptureReader(pcap).batches() for c in batch
+             if c.op == 135 and c.sha == bytes.fromhex(prober.mac.replace(":", ""))]
+    assert len(asked) == 2
+    assert {(c.spa.hex(), c.tpa.hex(), c.eth_dst.hex(":")) for c in asked} == {
+        ("20010db8000000000000000000000013", "20010db8000000000000000000000100",
+         "33:33:ff:00:01:00")}
+
+
+def test_probe_ipv6_two_owners_are_contested(live_lab: Lab) -> None:
+    a = live_lab.add_host("a", ip6="2001:db8::11/64")
+    b = live_lab.add_host("b", ip6="2001:db8::12/64")
+    prober = live_lab.add_host("prober", ip6="2001:db8::13/64")
+    a.add_address6(VIP6)
+    b.add_address6(VIP6)  # nodad: both keep it
+    r = arpwatch(prober, "probe", "--vip", VIP6, "--vip", "192.0.2.11", "-i", "eth0",
+                 "--count", "3", "--interval", "0.2", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    rep = _report(r)
+    e = _entry(rep, VIP6)
+    assert e["verdict"] == "contested"
+    assert sorted(c["mac"] for c in e["claimants"]) == sorted([a.mac, b.mac])
+    assert e["duplicate_replies"] >= 3
+    assert e["probe_rtt"]["count"] == 6  # two MACs answer each of the three solicitations
+    assert _entry(rep, "192.0.2.11")["verdict"] == "ok"  # IPv4 and IPv6 in one probe
+    assert [x["ip"] for x in rep["ips"]] == [VIP6, "192.0.2.11"]  # contested first
+
+
+def test_probe_ipv6_from_the_link_local_address(live_lab: Lab) -> None:
+    """Without a global address the solicitation comes from fe80::, and the answer to it
+    (a solicited advertisement to that fe80:: address) still counts as a round trip."""
+    owner = live_lab.add_host("owner", ip6="2001:db8::11/64")
+    prober = live_lab.add_host("prober")
+    prober.enable_ipv6()
+    owner.add_address6(VIP6)
+    r = arpwatch(prober, "probe", "--vip", VIP6, "-i", "eth0", "--count", "1",
+                 "--timeout", "0.5", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = _report(r)
+    assert _entry(rep, VIP6)["probe_rtt"]["count"] == 1
+
+
+def test_probe_ipv6_errors(live_lab: Lab) -> None:
+    prober = live_lab.add_host("prober")  # IPv4 only
+    no_v6 = arpwatch(prober, "probe", "--vip", VIP6, "-i", "eth0")
+    assert no_v6.returncode == 2 and no_v6.stdout == ""
+    [line] = no_v6.stderr.strip().splitlines()
+    assert "eth0 has no IPv6 address to send Neighbor Solicitations from" in line
+    huge = arpwatch(prober, "probe", "--vip", "2001:db8::/64", "-i", "eth0")
+    assert huge.returncode == 2 and "too many addresses to probe" in huge.stderr
+    assert "Traceback" not in no_v6.stderr + huge.stderr

@@ -274,3 +274,53 @@ def test_watch_promisc_only_when_asked(live_lab: Lab) -> None:
         rc, _events, report = w.finish()
         assert rc == 0 and report["sources"][0]["promisc"] is bool(expected)
     assert promiscuity() == 0  # the kernel drops the membership with the socket
+
+
+def test_watch_ipv6_split_brain_through_the_kernel_filter(live_lab: Lab, tmp_path: Path) -> None:
+    """IPv6: two keepalived MASTERs for one IPv6 VIP.  The observer (IPv6 off, passive) gets
+    their unsolicited advertisements and both solicited answers to a client through the BPF
+    filter (NS/NA admitted, the client's UDP and the VRRP/MLD traffic kept out in the
+    kernel), and its events and report name the IPv6 VIP; the pcap written live replays
+    the same; watch probes an IPv6 --vip with solicitations from a second watcher."""
+    vip = "2001:db8::102"
+    n1 = live_lab.add_host("node1", ip6="2001:db8::11/64")
+    n2 = live_lab.add_host("node2", ip6="2001:db8::12/64")
+    client = live_lab.add_host("client", ip6="2001:db8::10/64")
+    obs = live_lab.add_host("obs", ip=None)
+    prober = live_lab.add_host("prober", ip=None, ip6="2001:db8::13/64")
+    pcap = tmp_path / "live6.pcap"
+    w = start_watch(obs, "-i", "eth0", "--write-pcap", str(pcap), "--summary-interval", "2")
+    wp = start_watch(prober, "-i", "eth0", "--vip", vip, "--probe-interval", "0.5")
+    ka1 = Keepalived(n1, vip, priority=150, unicast_peers=("2001:db8::250",))
+    ka2 = Keepalived(n2, vip, priority=100, unicast_peers=("2001:db8::251",))
+    ka1.wait_for("Entering MASTER STATE", timeout=15)
+    ka2.wait_for("Entering MASTER STATE", timeout=15)
+    time.sleep(0.3)
+    client.resolve6(vip)
+    client.resolve6(vip)
+    time.sleep(1.0)
+    for watch in (w, wp):
+        live_lab.stop(watch.proc, signal.SIGTERM)
+    rc, events, report = w.finish()
+    assert rc == 1, w.stderr
+    e = _entry(report, vip)
+    assert e["verdict"] == "contested" and e["duplicate_replies"] >= 2
+    assert sorted(c["mac"] for c in e["claimants"]) == sorted([n1.mac, n2.mac])
+    contested = [ev for ev in events if ev["event"] == "contested" and ev["ip"] == vip]
+    assert len(contested) == 1 and sorted(contested[0]["macs"]) == sorted([n1.mac, n2.mac])
+    dups = [ev for ev in events if ev["event"] == "duplicate_reply" and ev["ip"] == vip]
+    # requesters: the client, and the second watcher's probes (lines are rate-limited)
+    assert dups and {d["requester"] for d in dups} <= {"2001:db8::10", "2001:db8::13"}
+    # The kernel filter let only Neighbor Discovery through: every frame read was a claim
+    # (or a probe), none of the UDP, ICMPv6 errors, VRRP or MLD frames on the segment.
+    assert report["frames"]["non_arp"] == 0 and report["frames"]["claims"] > 0
+    assert report["sources"][0]["kernel_packets"] == report["frames"]["total"]
+    r = arpwatch(obs, "replay", str(pcap), "--format", "json")
+    assert r.returncode == 1, r.stderr
+    assert _verdicts(json.loads(r.stdout)) == _verdicts(report)
+    # The second watcher asked for the VIP itself: both kernels answered its solicitations.
+    prc, _events, preport = wp.finish()
+    assert prc == 1, wp.stderr
+    pe = _entry(preport, vip)
+    assert pe["verdict"] == "contested" and preport["probes"]["sent"] >= 2
+    assert pe["probe_rtt"]["count"] >= 2

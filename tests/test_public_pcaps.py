@@ -16,12 +16,29 @@ Where arpwatch-lb and the others legitimately differ, the tests say so:
   Ethernet-sized ARP and counts it as ``arp_other``.
 * tshark and tcpdump see the ARP in unsupported link types (IPoIB, ARCNET);
   arpwatch-lb counts those frames as ``unsupported_linktype``, with a warning.
+* tshark stops at an IPv6 header whose version is not 6 ("version error");
+  arpwatch-lb reads on, and counts a Neighbor Solicitation or Advertisement
+  in it as ``malformed.ipv6_version`` (the frame's bytes are the oracle there).
+* tshark shows no ICMPv6 fields for a message whose IPv6 payload length is 0
+  (it guesses TSO); arpwatch-lb counts a Neighbor Discovery message there as
+  malformed (RFC 4861: too short).  The bytes are the oracle there too.
+* tshark calls a frame of 0 captured bytes "eth"; arpwatch-lb counts it as
+  ``malformed.truncated_ethernet``.
+
+IPv6 Neighbor Discovery is checked the same way: tshark's ICMPv6 fields, turned
+into claims by the README's rules (an advertisement claims its target at its
+target link-layer address or Ethernet source, a solicitation with a source
+link-layer option claims its source, DAD is a probe, hop limit 255 only).  The
+tcpdump ICMPv6 samples hold no claim (DAD probes, malformed, other ICMPv6), so
+the same oracle also runs over the project's own recordings in pcaps/, which
+do.
 """
 
 from __future__ import annotations
 
 import calendar
 import functools
+import ipaddress
 import math
 import re
 import struct
@@ -50,13 +67,15 @@ def _notice_files() -> list[str]:
 
 CAPTURES = sorted(str(p.relative_to(PUBLIC)) for p in PUBLIC.rglob("*")
                   if p.suffix in (".pcap", ".pcapng"))
+LAB = PUBLIC.parents[2] / "pcaps"
+LAB_CAPTURES = sorted(p.name for p in LAB.glob("*.pcap"))
 
 
 def test_every_copied_file_has_a_notice_and_a_license() -> None:
     present = sorted(str(p.relative_to(PUBLIC)) for p in PUBLIC.rglob("*")
                      if p.is_file() and p.parent.name != "licenses" and p.name != "NOTICE")
     assert present == _notice_files()
-    assert len(CAPTURES) == 18 and len(present) == 19  # and arp-oobr.out
+    assert len(CAPTURES) == 30 and len(present) == 31  # and arp-oobr.out
     notice = (PUBLIC / "NOTICE").read_text()
     for lic in re.findall(r"\(licenses/([^)]+)\)", notice):
         assert (PUBLIC / "licenses" / lic).stat().st_size > 500, lic
@@ -64,15 +83,20 @@ def test_every_copied_file_has_a_notice_and_a_license() -> None:
 
 # -- tshark as the oracle ----------------------------------------------------------------------
 
-FIELDS = ["frame.time_epoch", "frame.len", "frame.protocols", "eth.src", "eth.dst", "eth.type",
-          "sll.src.eth", "sll.etype", "ieee8021ad.id", "vlan.id", "vlan.etype", "arp.hw.type",
+FIELDS = ["frame.time_epoch", "frame.len", "frame.cap_len", "frame.protocols", "eth.src",
+          "eth.dst", "eth.type", "sll.src.eth", "sll.etype", "ieee8021ad.id", "vlan.id",
+          "vlan.etype", "arp.hw.type",
           "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode", "arp.src.hw_mac",
-          "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4"]
+          "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
+          "ipv6.version", "ipv6.hlim", "ipv6.plen", "ipv6.src", "ipv6.dst", "icmpv6.type",
+          "icmpv6.code", "icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address",
+          "icmpv6.opt.linkaddr", "icmpv6.nd.na.flag.r", "icmpv6.nd.na.flag.s",
+          "icmpv6.nd.na.flag.o"]
 
 
 @functools.cache
-def tshark(rel: str) -> list[dict[str, str]]:
-    argv = ["tshark", "-n", "-r", str(PUBLIC / rel), "-T", "fields", "-E", "occurrence=a",
+def tshark(rel: str, root: Path = PUBLIC) -> list[dict[str, str]]:
+    argv = ["tshark", "-n", "-r", str(root / rel), "-T", "fields", "-E", "occurrence=a",
             "-E", "aggregator=,"]
     for f in FIELDS:
         argv += ["-e", f]
@@ -84,14 +108,58 @@ def _mac_ok(m: str) -> bool:
     return not int(m[:2], 16) & 1 and m != "00:00:00:00:00:00"
 
 
+def _first(row: dict[str, str], field: str) -> str:
+    """The outermost occurrence (ICMPv6 errors quote an inner IPv6 header)."""
+    return row[field].split(",")[0]
+
+
+def _v6_multicast(text: str) -> bool:
+    return text.lower().startswith("ff")
+
+
+def classify_nd(row: dict[str, str], protocols: list[str]) -> str:
+    """Neighbor Discovery by RFC 4861's rules, from tshark's ICMPv6 fields."""
+    if "ipv6.fraghdr" in protocols or "_ws.malformed" in protocols:
+        return "arp_other_or_malformed"
+    if (_first(row, "ipv6.hlim") != "255" or _first(row, "icmpv6.code") != "0"
+            or int(_first(row, "ipv6.plen") or 0) < 24):
+        return "arp_other_or_malformed"
+    src, dst = _first(row, "ipv6.src"), _first(row, "ipv6.dst")
+    linkaddrs = [m for m in row["icmpv6.opt.linkaddr"].split(",") if m]
+    target = row["icmpv6.nd.ns.target_address"] or row["icmpv6.nd.na.target_address"]
+    if _v6_multicast(target) or target == "::":
+        return "arp_other_or_malformed"
+    if _first(row, "icmpv6.type") == "135":
+        if src == "::":
+            return "probe"
+        if _v6_multicast(src):
+            return "arp_other_or_malformed"
+        if not linkaddrs:
+            return "arp_other_or_malformed"  # no MAC named: arp_other
+        return "claims" if _mac_ok(linkaddrs[0]) else "malformed.invalid_sender_mac"
+    if row["icmpv6.nd.na.flag.s"] in ("1", "True") and _v6_multicast(dst):
+        return "arp_other_or_malformed"
+    mac = linkaddrs[0] if linkaddrs else (row["eth.src"] or row["sll.src.eth"])
+    if not mac:
+        return "arp_other_or_malformed"
+    return "claims" if _mac_ok(mac) else "malformed.invalid_sender_mac"
+
+
 def classify(row: dict[str, str]) -> str:
     """What the README's rules make of a frame, from tshark's fields alone."""
     protocols = row["frame.protocols"].split(":")
     if protocols[0] not in ("eth", "sll"):
         return "unsupported_linktype"
+    if protocols == ["eth"] and int(row["frame.cap_len"]) < 14:
+        return "arp_other_or_malformed"  # truncated_ethernet
     types = (row["eth.type"] + "," + row["sll.etype"] + "," + row["vlan.etype"]).split(",")
     if "0x8035" in types or row["arp.opcode"] in ("3", "4"):
         return "rarp"
+    if "icmpv6" in protocols and _first(row, "icmpv6.type") in ("135", "136"):
+        return classify_nd(row, protocols)
+    if "0x86dd" in types and (_first(row, "ipv6.version") not in ("", "6")
+                              or ("icmpv6" in protocols and not row["icmpv6.type"])):
+        return "ipv6_bytes"  # tshark stops here; the frame's bytes decide
     if "arp" not in protocols:
         return "non_arp"
     if (row["arp.hw.type"] in ("1", "6") and row["arp.proto.type"] == "0x0800"
@@ -109,18 +177,45 @@ def expected_claim(row: dict[str, str]) -> tuple:
     """A claim's fields (without time) from tshark's decode of the frame."""
     tags = [int(v) for v in (row["ieee8021ad.id"] + "," + row["vlan.id"]).split(",") if v]
     eth_src = row["eth.src"] or row["sll.src.eth"]
-    return (tags[0] if tags else None, tags[-1] if len(tags) > 1 else None,
-            int(row["arp.opcode"]), row["arp.src.hw_mac"], row["arp.src.proto_ipv4"],
-            row["arp.dst.hw_mac"], row["arp.dst.proto_ipv4"], eth_src,
-            row["eth.dst"] or None, int(row["frame.len"]))
+    head = (tags[0] if tags else None, tags[-1] if len(tags) > 1 else None)
+    tail = (eth_src, row["eth.dst"] or None, int(row["frame.len"]))
+    if row["arp.opcode"]:
+        return (*head, int(row["arp.opcode"]), row["arp.src.hw_mac"], row["arp.src.proto_ipv4"],
+                row["arp.dst.hw_mac"], row["arp.dst.proto_ipv4"], *tail)
+    # Neighbor Discovery, by the mapping documented in frames.decode_ndp
+    linkaddrs = [m for m in row["icmpv6.opt.linkaddr"].split(",") if m]
+    tha = row["eth.dst"] or "00:00:00:00:00:00"
+    if _first(row, "icmpv6.type") == "135":
+        return (*head, 135, linkaddrs[0], _first(row, "ipv6.src"), tha,
+                row["icmpv6.nd.ns.target_address"], *tail)
+    flags = {f: row[f"icmpv6.nd.na.flag.{f}"] in ("1", "True") for f in "rso"}
+    op = 136 | flags["r"] << 10 | flags["s"] << 9 | flags["o"] << 8
+    target = row["icmpv6.nd.na.target_address"]
+    return (*head, op, linkaddrs[0] if linkaddrs else eth_src, target, tha,
+            _first(row, "ipv6.dst") if flags["s"] else target, *tail)
+
+
+def _text(b: bytes) -> str:
+    return ".".join(map(str, b)) if len(b) == 4 else str(ipaddress.IPv6Address(b))
 
 
 def ours(c: Claim) -> tuple:
-    def dotted(b: bytes) -> str:
-        return ".".join(map(str, b))
-    return (c.vlan, c.inner_vlan, c.op, c.sha.hex(":"), dotted(c.spa), c.tha.hex(":"),
-            dotted(c.tpa), c.eth_src.hex(":") if c.eth_src else None,
+    return (c.vlan, c.inner_vlan, c.op, c.sha.hex(":"), _text(c.spa), c.tha.hex(":"),
+            _text(c.tpa), c.eth_src.hex(":") if c.eth_src else None,
             c.eth_dst.hex(":") if c.eth_dst else None, c.length)
+
+
+def _ipv6_bytes_kind(frame: bytes) -> str:
+    """An untagged Ethernet IPv6 frame tshark gave up on: an NS/NA directly behind the
+    header is malformed — ``ipv6_version`` when the version is not 6, else (payload length
+    0) too short —, anything else plain non-ARP."""
+    assert frame[12:14] == b"\x86\xdd"
+    if not (len(frame) > 54 and frame[20] == 58 and frame[54] in (135, 136)):
+        return "non_arp"
+    if frame[14] >> 4 != 6:
+        return "malformed.ipv6_version"
+    assert frame[18:20] == b"\x00\x00"  # payload length 0
+    return "arp_other_or_malformed"
 
 
 def time_matches(t: float, epoch: str) -> bool:
@@ -134,12 +229,14 @@ def read(rel: str) -> tuple[list[Claim], CaptureReader]:
     return list(r), r
 
 
-@pytest.mark.parametrize("rel", CAPTURES)
-def test_claims_and_counts_agree_with_tshark(rel: str) -> None:
-    rows = tshark(rel)
-    claims, reader = read(rel)
+def _agree_with_tshark(path: Path, rows: list[dict[str, str]], claims: list[Claim],
+                       reader: CaptureReader) -> None:
     assert reader.error is None
     kinds = [classify(r) for r in rows]
+    if "ipv6_bytes" in kinds:
+        raw = [f for _, f, _ in reader_frames(path)]
+        kinds = [_ipv6_bytes_kind(raw[i]) if k == "ipv6_bytes" else k
+                 for i, k in enumerate(kinds)]
     want = [r for r, k in zip(rows, kinds, strict=True) if k == "claims"]
     assert [ours(c) for c in claims] == [expected_claim(r) for r in want]
     for c, r in zip(claims, want, strict=True):
@@ -149,13 +246,55 @@ def test_claims_and_counts_agree_with_tshark(rel: str) -> None:
     k = Counter(kinds)
     assert counts["total"] == len(rows)
     for kind in ("claims", "probe", "rarp", "non_arp", "unsupported_linktype",
-                 "malformed.invalid_sender_mac"):
+                 "malformed.invalid_sender_mac", "malformed.ipv6_version"):
         assert counts[kind] == k[kind], kind
-    # ARP that is not IPv4-over-Ethernet, has other opcodes, or is cut short: no finer oracle here
+    # ARP that is not IPv4-over-Ethernet, has other opcodes, or is cut short, and NDP that
+    # names no MAC or breaks RFC 4861's rules: no finer oracle here
     rest = sum(v for key, v in counts.items() if key == "arp_other" or (key.startswith(
-        "malformed.") and key != "malformed.invalid_sender_mac"))
+        "malformed.") and key not in ("malformed.invalid_sender_mac", "malformed.ipv6_version")))
     assert rest == k["arp_other_or_malformed"]
     assert counts["truncated"] == 0
+
+
+@pytest.mark.parametrize("rel", CAPTURES)
+def test_claims_and_counts_agree_with_tshark(rel: str) -> None:
+    claims, reader = read(rel)
+    _agree_with_tshark(PUBLIC / rel, tshark(rel), claims, reader)
+
+
+@pytest.mark.parametrize("name", LAB_CAPTURES)
+def test_lab_captures_agree_with_tshark(name: str) -> None:
+    """The recordings in pcaps/ (ARP, and Neighbor Discovery in the *-ipv6 ones) by the same
+    oracle: every NDP claim's fields as tshark reads them."""
+    reader = CaptureReader(LAB / name)
+    claims = list(reader)
+    rows = tshark(name, LAB)
+    _agree_with_tshark(LAB / name, rows, claims, reader)
+    if name.endswith("-ipv6.pcap"):
+        assert claims and all(len(c.spa) == 16 for c in claims)
+
+
+def test_tcpdump_icmpv6_samples() -> None:
+    """What the ICMPv6 samples hold, by tshark: DAD probes, an NA with version 0, an NDP
+    message with payload length 0, and ICMPv6 that is not NDP; none crashes the decoder."""
+    assert read("tcpdump/icmpv6-ns-nonce.pcap")[1].counts == Counter(total=1, probe=1)
+    _, bad = read("tcpdump/ipv6-bad-version.pcap")
+    assert bad.counts == Counter(total=4, probe=2, **{"malformed.ipv6_version": 2})
+    assert [r["ipv6.version"] for r in tshark("tcpdump/ipv6-bad-version.pcap")] == [
+        "6", "0", "6", "0"]
+    _, zero = read("tcpdump/icmpv6-length-zero.pcapng")
+    assert zero.counts == Counter(total=1, **{"malformed.truncated_ndp": 1})
+    [row] = tshark("tcpdump/icmpv6-length-zero.pcapng")
+    assert (row["frame.protocols"], row["ipv6.plen"]) == ("eth:ethertype:ipv6:icmpv6", "0")
+    _, dcb = read("tcpdump/dcb_ets.pcap")
+    assert dcb.counts["probe"] == 4 == sum(
+        1 for r in tshark("tcpdump/dcb_ets.pcap") if r["icmpv6.type"] == "135")
+    for rel in ("tcpdump/icmpv6.pcap", "tcpdump/icmpv6_opt24.pcap",
+                "tcpdump/icmpv6-ra-pref64.pcap", "tcpdump/icmpv6-rfc7112.pcap",
+                "tcpdump/ip6_frag_asan.pcap", "tcpdump/ipv6_frag6_negative_len.pcap",
+                "tcpdump/ipv6-srh-insert-cksum.pcap"):
+        claims, reader = read(rel)
+        assert claims == [] and reader.counts["non_arp"] == reader.counts["total"] > 0, rel
 
 
 def test_total_frames_match_capinfos() -> None:
@@ -292,8 +431,19 @@ def _tcpdump_frames() -> list[dict]:
     return out
 
 
+def reader_frames(path: Path) -> list[tuple[float, bytes, int]]:
+    """(time, frame, wire length) of each record of a pcap or pcapng file, read by scapy's
+    raw readers (not ours)."""
+    from scapy.utils import RawPcapNgReader, RawPcapReader
+
+    reader = RawPcapNgReader if path.suffix == ".pcapng" else RawPcapReader
+    with reader(str(path)) as r:
+        return [(0.0, bytes(data), 0) for data, _meta in r]
+
+
 def _raw_frames(path: Path) -> list[tuple[float, bytes, int]]:
-    """(time, frame, wire length) of each record: a 10-line pcap reader of our own."""
+    """(time, frame, wire length) of each record: a 10-line pcap reader of our own
+    (little-endian microsecond pcap only)."""
     data = path.read_bytes()
     assert data[:4] == b"\xd4\xc3\xb2\xa1"
     out, off = [], 24

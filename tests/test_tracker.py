@@ -11,7 +11,7 @@ from conftest import BROADCAST, claim, ip, mac
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.frames import NA_OVERRIDE, NA_SOLICITED, ND_ADVERT, ND_SOLICIT, Claim
 from arpwatch_lb.core.tracker import Change, OwnershipTracker, Run
 from arpwatch_lb.core.verdicts import CONTESTED, MOVED, OK, exit_status, verdict
 
@@ -457,3 +457,93 @@ def test_memory_bound_for_a_long_fight() -> None:
     assert len(s.runs) == 8 and len(s.timeline()) == 9
     assert s.changes == 19_999 and s.flip_flops == 19_997
     assert len(s.closed) == 3
+
+
+# -- IPv6 Neighbor Discovery: the same tracker, 16-byte keys -----------------------------------
+
+def _v6(b: bytes) -> bytes:
+    """An IPv4 test address embedded in the documentation prefix (2001:db8::a.b.c.d)."""
+    return bytes.fromhex("20010db8") + bytes(8) + b
+
+
+def to_ndp(c: Claim) -> Claim:
+    """The Neighbor Discovery twin of an ARP claim, as decode_ndp maps it: a request is a
+    solicitation (op 135) for ``tpa`` from ``spa``; a gratuitous claim an unsolicited
+    advertisement (S=0, tpa = the target); a reply a solicited advertisement to ``tpa``."""
+    if c.op == 1:
+        op = ND_SOLICIT
+    elif c.spa == c.tpa:
+        op = ND_ADVERT | NA_OVERRIDE
+    else:
+        op = ND_ADVERT | NA_SOLICITED | NA_OVERRIDE
+    return c._replace(op=op, spa=_v6(c.spa), tpa=_v6(c.tpa))
+
+
+@settings(max_examples=200, deadline=None)
+@given(claims=claim_streams(), window=WINDOWS, dup_window=DUP_WINDOWS)
+def test_ndp_claims_are_judged_like_their_arp_twins(claims: list[Claim], window: float,
+                                                     dup_window: float) -> None:
+    arp = snapshot(track(claims, window=window, dup_window=dup_window))
+    ndp = snapshot(track([to_ndp(c) for c in claims], window=window, dup_window=dup_window))
+    rekeyed = {(k[0], k[1], _v6(k[2])) if isinstance(k, tuple) else k: v for k, v in arp.items()}
+    assert ndp == rekeyed
+
+
+def _nd_frames() -> dict[str, bytes]:
+    """Real frames (conftest's builders): a client's solicitation and answers to it."""
+    from conftest import ETH_IPV6, ether, ip6, ipv6, ll_option, nd
+
+    client, vip, group = ip6("2001:db8::10"), ip6("2001:db8::100"), ip6("ff02::1:ff00:100")
+    all_nodes = ip6("ff02::1")
+
+    def answer(mac_: bytes, flags: int = 0x60) -> bytes:
+        return ether(R1, mac_, ETH_IPV6, ipv6(vip, client, nd(vip, client, 136, vip, flags=flags,
+                                                                options=ll_option(2, mac_))))
+
+    return {
+        "ask": ether(mac("33:33:ff:00:01:00"), R1, ETH_IPV6,
+                     ipv6(client, group, nd(client, group, 135, vip, options=ll_option(1, R1)))),
+        "a": answer(A), "b": answer(B),
+        "unsolicited_a": ether(mac("33:33:00:00:00:01"), A, ETH_IPV6, ipv6(
+            vip, all_nodes, nd(vip, all_nodes, 136, vip, flags=0x20, options=ll_option(2, A)))),
+        "unsolicited_b": ether(mac("33:33:00:00:00:01"), B, ETH_IPV6, ipv6(
+            vip, all_nodes, nd(vip, all_nodes, 136, vip, flags=0x20, options=ll_option(2, B)))),
+    }
+
+
+def _decoded(*seq: tuple[float, str]) -> list[Claim]:
+    from arpwatch_lb.core.frames import decode
+
+    frames = _nd_frames()
+    out = [decode(1, frames[name], t) for t, name in seq]
+    assert all(isinstance(c, Claim) for c in out)
+    return out  # type: ignore[return-value]
+
+
+V6_KEY = (None, None, bytes.fromhex("20010db8000000000000000000000100"))
+
+
+def test_two_solicited_advertisements_for_one_solicitation_are_a_duplicate_reply() -> None:
+    t = track(_decoded((10.0, "ask"), (10.001, "a"), (10.002, "b")))
+    assert stats(t, V6_KEY) == (CONTESTED, 1, 0, 1)
+    st_ = t.ips[V6_KEY]
+    assert st_.replies == 2 and st_.fight_pairs == {(A, B): 1}
+    asker = (None, None, bytes.fromhex("20010db8000000000000000000000010"))
+    assert stats(t, asker) == (OK, 0, 0, 0) and t.ips[asker].requests == 1
+
+
+def test_a_client_soliciting_again_across_a_v6_failover_is_not_a_duplicate() -> None:
+    t = track(_decoded((10.0, "ask"), (10.001, "a"), (10.5, "ask"), (10.501, "b")))
+    assert stats(t, V6_KEY) == (MOVED, 1, 0, 0)
+
+
+def test_unsolicited_advertisements_alternating_are_a_flip_flop() -> None:
+    t = track(_decoded((0.0, "unsolicited_a"), (1.1, "unsolicited_b"), (2.2, "unsolicited_a")))
+    assert stats(t, V6_KEY) == (CONTESTED, 2, 1, 0)
+    assert t.ips[V6_KEY].gratuitous == 3 and t.ips[V6_KEY].replies == 3
+
+
+def test_an_ipv4_and_an_ipv6_vip_are_separate_keys() -> None:
+    t = track([*garps(A, 0, 1), *_decoded((2.0, "unsolicited_b"))])
+    assert set(t.ips) == {KEY, V6_KEY}
+    assert verdict(t.ips[KEY]) == verdict(t.ips[V6_KEY]) == OK

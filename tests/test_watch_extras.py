@@ -266,3 +266,32 @@ def test_two_nics_of_one_node_are_one_node_in_report_events_and_metrics(
         assert f'mac="{nic2}",node="node1"' in body
     finally:
         extras.close()
+
+
+def test_kubernetes_discovery_follows_ipv6_vips(tmp_path: Path) -> None:
+    """watch --kubernetes: a Service's IPv6 ingress IP joins the VIP selection live, next to
+    the IPv4 one; the nodes' IPv6 InternalIPs are node addresses."""
+    server = FakeApiServer().start()
+    try:
+        ks.populate(server, events=1, flaps=1)
+        n = ks.node("node1")
+        n["status"]["addresses"].append({"type": "InternalIP", "address": "2001:db8::11"})
+        server.put("nodes", n)
+        kc = server.kubeconfig(tmp_path / "kubeconfig")
+        session = fake_session(tmp_path)
+        extras = Services(session, str(kc))
+        try:
+            v6 = parse_ip("2001:db8::103")
+            assert v6 not in session.vips()
+            svc = ks.contested_service(False)
+            svc["status"]["loadBalancer"]["ingress"].append({"ip": "2001:db8::103"})
+            server.put("services", svc)
+            assert wait_for(lambda: v6 in session.vips())
+            assert parse_ip(ks.VIP) in session.vips() and parse_ip("2001:db8::104") not in (
+                session.vips())
+            assert extras.kube.node_ips() == {"192.0.2.11": "node1", "2001:db8::11": "node1",
+                                              "192.0.2.12": "node2"}
+        finally:
+            extras.close()
+    finally:
+        server.stop()

@@ -56,7 +56,8 @@ def cli() -> None:
     """Find LoadBalancer VIPs that two announcers claim at once.
 
     arpwatch-lb records which MACs claim each IPv4 address in ARP (requests,
-    replies, gratuitous ARP) and tells a fight between announcers — MetalLB and
+    replies, gratuitous ARP) and each IPv6 address in Neighbor Discovery
+    (solicitations, advertisements), and tells a fight between announcers — MetalLB and
     kube-vip over one Service, a keepalived split brain, two hosts with one
     address — from a clean failover.
     """

@@ -29,11 +29,13 @@ DOCTOR_EXIT_HELP = ("Exit status: 0 no fault (at-risk and info findings are show
                                    "else $KUBECONFIG or ~/.kube/config.")
 @click.option("--context", default=None, help="kubeconfig context. Default: the current one.")
 @click.option("--pcap", "pcaps", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
-              help="Capture(s) from the nodes' segment (e.g. `tcpdump -i any -w x.pcap arp`): "
+              help="Capture(s) from the nodes' segment (e.g. `tcpdump -i any -w x.pcap 'arp or "
+                   "icmp6'`): "
                    "tells which nodes claim each VIP. Repeatable.")
 @click.option("--probe", "do_probe", is_flag=True,
-              help="Probe every VIP and node InternalIP with ARP who-has on --interface (root "
-                   "or CAP_NET_RAW) to see which nodes answer.")
+              help="Probe every VIP and node InternalIP (ARP who-has, IPv6 Neighbor "
+                   "Solicitations) on --interface (root or CAP_NET_RAW) to see which nodes "
+                   "answer.")
 @click.option("--interface", "-i", "interface", metavar="IF",
               help="Interface for --probe. Default: the interface of the default route.")
 @window_option

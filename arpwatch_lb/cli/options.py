@@ -40,12 +40,21 @@ def _vips(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+def check_probeable(vips: VipSet) -> None:
+    """A usage error (exit 2) for a ``--vip`` range too large to probe (an IPv6 /64, say)."""
+    big = vips.too_large_to_probe()
+    if big:
+        raise click.BadParameter(
+            f"{', '.join(big)} has too many addresses to probe (at most 65536: an IPv6 /112); "
+            "name single VIPs or a smaller range", param_hint="'--vip'")
+
+
 def vip_option(required: bool = False) -> Callable[[F], F]:
     """``--vip IP|CIDR`` (repeatable, comma lists allowed)."""
     return click.option(
         "--vip", "vips", multiple=True, callback=_vips, required=required, metavar="IP|CIDR",
-        help="VIP to report on; repeat or comma-separate. A single address nobody claims is "
-             "'unclaimed'; a CIDR range selects which claimed IPs are shown.")
+        help="VIP (IPv4 or IPv6) to report on; repeat or comma-separate. A single address "
+             "nobody claims is 'unclaimed'; a CIDR range selects which claimed IPs are shown.")
 
 
 def window_option(f: F) -> F:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..core.addresses import VipSet
+from ..core.addresses import VipSet, parse_ip
 from ..core.probe_plan import DEFAULT_RATE
 from ..core.report import build_report
 from ..core.tracker import OwnershipTracker
@@ -18,6 +18,7 @@ from ..sources.link_socket import check_interfaces, default_interface
 from .kube_options import kubernetes_options
 from .options import (
     EXIT_STATUS_HELP,
+    check_probeable,
     format_option,
     input_errors,
     vip_option,
@@ -43,7 +44,8 @@ from .options import (
 def probe(vips: VipSet, interface: str | None, count: int, interval: float, timeout: float,
           rate: float, window: float, fmt: str, kubernetes: bool = False,
           kubeconfig: str | None = None) -> None:
-    """Send ARP who-has requests for VIPs and report every MAC that answers.
+    """Ask who has each VIP (ARP for IPv4, Neighbor Solicitations for IPv6) and report every
+    MAC that answers.
 
     Unlike `arping -D`, every reply within the timeout counts: two MACs
     answering one request are duplicate replies (contested). A single VIP
@@ -53,6 +55,7 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
     """
     if not kubernetes and not vips:
         raise click.UsageError("Missing option '--vip' (or use --kubernetes).")
+    check_probeable(vips)
     warnings: list[str] = []
     with input_errors(*kubernetes_errors()):
         vips, targets, node_ips = probe_targets(vips, kubeconfig if kubernetes else None,
@@ -62,7 +65,8 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
         name = interface or default_interface()
         check_interfaces([name])
         result = run_probe(name, targets, tracker, count=count, interval=interval,
-                           timeout=timeout, rate=rate)
+                           timeout=timeout, rate=rate,
+                           skippable=[parse_ip(ip) for ip in node_ips])
     warnings += result.warnings
     say("warning", warnings)
     nodes = None

@@ -18,7 +18,14 @@ from ..sinks.console import print_report, say
 from ..sources.errors import CaptureError
 from ..sources.link_socket import DEFAULT_RCVBUF
 from .kube_options import METRICS_ANY, kubernetes_options, metrics_options
-from .options import EXIT_STATUS_HELP, input_errors, interface_option, vip_option, window_option
+from .options import (
+    EXIT_STATUS_HELP,
+    check_probeable,
+    input_errors,
+    interface_option,
+    vip_option,
+    window_option,
+)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -39,7 +46,7 @@ from .options import EXIT_STATUS_HELP, input_errors, interface_option, vip_optio
 @click.option("--summary-interval", type=click.FloatRange(min=0.1), default=10.0,
               show_default=True, metavar="S", help="Seconds between two summary events.")
 @click.option("--write-pcap", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              metavar="FILE", help="Also write the ARP frames seen to FILE (pcap).")
+              metavar="FILE", help="Also write the ARP and NDP frames seen to FILE (pcap).")
 @click.option("--pcap-max-mb", type=click.FloatRange(min=0), default=0, metavar="MB",
               help="Rotate the pcap at MB megabytes: FILE, FILE.1, FILE.2, ... (0: never).")
 @click.option("--promisc", is_flag=True, help="Put the interfaces in promiscuous mode.")
@@ -58,14 +65,17 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
           kubernetes: bool = False, kubeconfig: str | None = None,
           metrics_port: int | None = None, metrics_address: str = METRICS_ANY,
           html: Path | None = None) -> None:
-    """Watch ARP live: report new claimants, owner changes and fights as they happen.
+    """Watch ARP and IPv6 Neighbor Discovery live: report new claimants, owner changes and
+    fights as they happen.
 
-    Passive capture (ARP only, filtered in the kernel) on every --interface,
-    plus who-has probes of the --vip addresses every --probe-interval. On
+    Passive capture (ARP and NDP only, filtered in the kernel) on every
+    --interface, plus probes of the --vip addresses every --probe-interval
+    (who-has for IPv4, Neighbor Solicitations for IPv6). On
     SIGINT/SIGTERM or after --duration: the final report (the replay schema)
     on stdout, exit 0, or 1 if an IP is contested or a VIP unclaimed. Needs
     root or CAP_NET_RAW.
     """
+    check_probeable(vips)
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"
     cfg = WatchConfig(interfaces=list(dict.fromkeys(interfaces)), vips=vips, window=window,
@@ -79,7 +89,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
     signal.signal(signal.SIGINT, lambda signum, frame: watch_run.stop())
     signal.signal(signal.SIGTERM, lambda signum, frame: watch_run.stop())
     report = watch_run.run(ready=lambda names: click.echo(
-        f"arpwatch-lb: watching {', '.join(names)} (ARP only"
+        f"arpwatch-lb: watching {', '.join(names)} (ARP and NDP only"
         f"{', promiscuous' if promisc else ''})", err=True))
     say("warning", report["warnings"])
     print_report(report, fmt)

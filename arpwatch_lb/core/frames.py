@@ -1,11 +1,14 @@
-"""Decode link-layer frames into ARP claims — a pure function of bytes.
+"""Decode link-layer frames into ARP and NDP claims — a pure function of bytes.
 
 An ARP frame for IPv4 over Ethernet-sized (6-byte) hardware addresses whose
-sender IP is not 0.0.0.0 is a *claim*: "this IP is at this MAC".  Everything
-else a capture may hold is classified by a :data:`FrameKind` string and
-counted, never raised: RFC 5227 probes, RARP, ARP for other protocols, other
-ethertypes, and malformed frames (``"malformed.<reason>"``, after Zeek's
-"weirds").
+sender IP is not 0.0.0.0 is a *claim*: "this IP is at this MAC".  So is an
+IPv6 Neighbor Discovery (RFC 4861) Neighbor Advertisement — "this target
+address is at this link-layer address" — and a Neighbor Solicitation that
+names its sender's link-layer address (see :func:`decode_ndp` for how an NDP
+message maps onto the :class:`Claim` fields).  Everything else a capture may
+hold is classified by a frame-kind string and counted, never raised: RFC 5227
+probes and DAD solicitations, RARP, ARP for other protocols, other ethertypes,
+and malformed frames (``"malformed.<reason>"``, after Zeek's "weirds").
 
 One other fact is decoded because it names an announcer: a VRRP
 advertisement (IPv4 protocol 112, RFC 3768 version 2 or RFC 5798 version 3),
@@ -13,9 +16,10 @@ returned as a :class:`VrrpAdvert` — not a claim, and still a non-ARP frame
 for the frame counts.  Any other IPv4 frame, and a VRRP frame that is not a
 well-formed advertisement, is ``"non_arp"`` as before.
 
-Addresses stay raw bytes (6-byte MACs, 4-byte IPv4 addresses) so that the hot
-path never formats strings; :mod:`arpwatch_lb.core.addresses` formats them for
-reports.  :func:`encode_arp` is the inverse of the ARP part of the decoder.
+Addresses stay raw bytes (6-byte MACs, 4-byte IPv4 or 16-byte IPv6
+addresses) so that the hot path never formats strings;
+:mod:`arpwatch_lb.core.addresses` formats them for reports.  :func:`encode_arp`
+is the inverse of the ARP part of the decoder.
 """
 
 from __future__ import annotations
@@ -26,10 +30,17 @@ from enum import IntEnum
 from typing import NamedTuple
 
 __all__ = [
+    "ALL_NODES_MAC",
     "BROADCAST_MAC",
+    "ETHERTYPE_IPV6",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_LINUX_SLL",
     "LINKTYPE_LINUX_SLL2",
+    "NA_OVERRIDE",
+    "NA_ROUTER",
+    "NA_SOLICITED",
+    "ND_ADVERT",
+    "ND_SOLICIT",
     "PLAIN_ARP",
     "SUPPORTED_LINKTYPES",
     "WIRE_REPLY",
@@ -41,9 +52,12 @@ __all__ = [
     "VrrpAdvert",
     "count_other",
     "decode",
+    "decode_ndp",
     "decode_vrrp",
     "encode_arp",
     "ethernet_frame",
+    "is_ndp",
+    "is_request",
     "malformed_counts",
 ]
 
@@ -62,6 +76,7 @@ ETHERTYPE_IPV4 = 0x0800
 IPPROTO_VRRP = 112
 VRRP_MULTICAST = b"\xe0\x00\x00\x12"  # 224.0.0.18
 VRRP_MAC_PREFIX = b"\x00\x00\x5e\x00\x01"  # IPv4 VRRP virtual router MACs: 00:00:5e:00:01:<VRID>
+ETHERTYPE_IPV6 = 0x86DD
 VLAN_ETHERTYPES = frozenset({0x8100, 0x88A8, 0x9100})
 SLL_PROTOCOL_LLC = 0x0004  # Linux cooked capture: the payload is an 802.2 LLC frame
 MAX_VLAN_TAGS = 8  # deeper stacks are hostile input, not a network
@@ -76,11 +91,36 @@ opcode of every common ARP frame (fast paths compare them at once)."""
 WIRE_REQUEST, WIRE_REPLY = b"\x00\x01", b"\x00\x02"
 """The claim opcodes as they are on the wire (see :func:`decode_arp`)."""
 
+# IPv6 Neighbor Discovery (RFC 4861).  ``op`` of an NDP claim: the ICMPv6 type in the low byte
+# (135 solicitation, 136 advertisement), an advertisement's R/S/O flags above it.
+ND_SOLICIT = 135
+"""``op`` of a Neighbor Solicitation claim (odd, like ARP's request 1)."""
+ND_ADVERT = 136
+"""ICMPv6 type of a Neighbor Advertisement: the low byte of its claim's ``op`` (even, like
+ARP's reply 2)."""
+NA_OVERRIDE = 0x100
+"""``op`` bit: the advertisement's Override (O) flag."""
+NA_SOLICITED = 0x200
+"""``op`` bit: the advertisement's Solicited (S) flag — it answers a solicitation."""
+NA_ROUTER = 0x400
+"""``op`` bit: the advertisement's Router (R) flag."""
+IPPROTO_ICMPV6 = 58
+ND_HOP_LIMIT = 255  # RFC 4861: anything else did not come from the link
+MAX_IPV6_HEADERS = 8  # extension headers walked before ICMPv6; deeper chains are hostile
+_IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options: (len + 1) * 8
+_IPV6_FRAGMENT, _IPV6_AH = 44, 51
+ZERO_IP6 = bytes(16)
+ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
+"""The Ethernet group of ff02::1 (all nodes): an NDP claim's ``eth_dst`` when an
+advertisement went to every node — unsolicited announcements (MetalLB, kube-vip,
+keepalived, the kernel's ``ndisc_notify``), as opposed to an answer to one asker."""
+_ND_OPT_SOURCE_LL, _ND_OPT_TARGET_LL = 1, 2
+
 # Frame kinds that are not claims.  Strings, so counting is a Counter update.
-PROBE = "probe"  # RFC 5227 probe: sender IP 0.0.0.0
+PROBE = "probe"  # RFC 5227 probe: sender IP 0.0.0.0; NDP: a DAD solicitation (source ::)
 RARP = "rarp"  # reverse ARP (ethertype 0x8035 or opcodes 3/4)
-ARP_OTHER = "arp_other"  # ARP for other hardware/protocol sizes, or other opcodes
-NON_ARP = "non_arp"  # any other ethertype / LLC payload
+ARP_OTHER = "arp_other"  # ARP for other sizes/opcodes; NDP that names no link-layer address
+NON_ARP = "non_arp"  # any other ethertype / LLC payload; IPv6 that is not NS/NA
 UNSUPPORTED_LINKTYPE = "unsupported_linktype"
 MALFORMED_PREFIX = "malformed."
 
@@ -100,13 +140,29 @@ class Operation(IntEnum):
     RARP_REPLY = 4
 
 
-class Claim(NamedTuple):
-    """One ARP frame that claims an IPv4 address for a MAC.
+def is_request(op: int) -> bool:
+    """An ARP request or a Neighbor Solicitation (odd ``op``): it asks, and claims its sender."""
+    return bool(op & 1)
 
-    Field names follow RFC 826.  MACs and IPs are raw bytes.  ``vlan`` is the
-    outermost 802.1Q/802.1ad tag's VLAN ID and ``inner_vlan`` the innermost
-    one of a stack (None when untagged or single-tagged).  ``eth_dst`` is None
-    for Linux cooked captures, which do not record it.
+
+def is_ndp(op: int) -> bool:
+    """The claim came from IPv6 Neighbor Discovery (``op`` above ARP's 1 and 2)."""
+    return op > 2
+
+
+class Claim(NamedTuple):
+    """One ARP or NDP frame that claims an IP address for a MAC.
+
+    Field names follow RFC 826.  MACs and IPs are raw bytes: IPs are 4 bytes
+    (ARP, IPv4) or 16 bytes (NDP, IPv6).  ``vlan`` is the outermost
+    802.1Q/802.1ad tag's VLAN ID and ``inner_vlan`` the innermost one of a
+    stack (None when untagged or single-tagged).  ``eth_dst`` is None for
+    Linux cooked captures, which do not record it.
+
+    ``op`` is odd for a question (ARP request 1, Neighbor Solicitation
+    :data:`ND_SOLICIT`) and even for an answer or announcement (ARP reply 2,
+    Neighbor Advertisement :data:`ND_ADVERT` plus its flag bits); see
+    :func:`decode_ndp` for the NDP mapping.
     """
 
     time: float
@@ -114,15 +170,15 @@ class Claim(NamedTuple):
     vlan: int | None
     inner_vlan: int | None
     op: int
-    """ARP opcode: 1 request, 2 reply."""
+    """ARP opcode: 1 request, 2 reply; NDP: 135 solicitation, 136 advertisement | R/S/O bits."""
     sha: bytes
     """Sender hardware address: the MAC that claims ``spa``."""
     spa: bytes
-    """Sender protocol (IPv4) address: the claimed IP."""
+    """Sender protocol address: the claimed IP (4 or 16 bytes)."""
     tha: bytes
-    """Target hardware address."""
+    """Target hardware address (NDP: the Ethernet destination; zero when not recorded)."""
     tpa: bytes
-    """Target protocol (IPv4) address."""
+    """Target protocol address (NDP: see :func:`decode_ndp`)."""
     eth_src: bytes | None
     eth_dst: bytes | None
     length: int
@@ -130,7 +186,7 @@ class Claim(NamedTuple):
 
     @property
     def gratuitous(self) -> bool:
-        """A gratuitous ARP announces the sender's own IP (sender IP == target IP)."""
+        """A gratuitous ARP (or unsolicited NA) announces the sender's own IP (spa == tpa)."""
         return self.spa == self.tpa
 
     @property
@@ -183,7 +239,7 @@ def decode(linktype: int, data: bytes, time: float = 0.0, wire_length: int | Non
     for everything else: ``"probe"``, ``"rarp"``, ``"arp_other"``,
     ``"non_arp"``, ``"unsupported_linktype"`` or ``"malformed.<reason>"``.
     Never raises for any input bytes.  A :class:`VrrpAdvert` counts as
-    ``"non_arp"`` (see :func:`count_other`).
+    ``"non_arp"`` (see :func:`count_other`).  IPv6 frames go to :func:`decode_ndp`.
     """
     length = len(data) if wire_length is None else wire_length
     if linktype == LINKTYPE_ETHERNET:
@@ -236,6 +292,9 @@ def decode(linktype: int, data: bytes, time: float = 0.0, wire_length: int | Non
     if ethertype != ETHERTYPE_ARP:
         if ethertype == ETHERTYPE_IPV4:
             return decode_vrrp(data, offset, time, vlans, eth_src)
+        if ethertype == ETHERTYPE_IPV6:
+            return decode_ndp(data, offset, time, vlans[0] if vlans else None,
+                              vlans[-1] if len(vlans) > 1 else None, eth_src, eth_dst, length)
         return NON_ARP
 
     vlan = vlans[0] if vlans else None
@@ -314,6 +373,149 @@ def count_other(counts: MutableMapping[str, int], result: VrrpAdvert | str,
         adverts.append(result)  # type: ignore[arg-type]
         result = NON_ARP
     counts[result] = counts.get(result, 0) + 1  # type: ignore[index,call-overload]
+def decode_ndp(data: bytes, offset: int, time: float, vlan: int | None, inner_vlan: int | None,
+               eth_src: bytes | None, eth_dst: bytes | None, length: int) -> Claim | str:
+    """Decode the IPv6 packet at ``data[offset:]``: a Neighbor Solicitation or Advertisement
+    becomes a claim (or a probe, or a malformed frame); any other IPv6 is ``"non_arp"``.
+
+    Hop-by-hop, routing and destination-options headers (and AH) before
+    ICMPv6 are walked, at most :data:`MAX_IPV6_HEADERS` of them
+    (``malformed.too_many_ipv6_headers`` beyond); a non-first fragment, ESP or
+    a header cut by the snap length before the ICMPv6 type is reached cannot
+    be told from other traffic and counts as ``"non_arp"``.  The ICMPv6
+    checksum is not verified (captures of outgoing frames may hold offloaded,
+    unfinished checksums).
+
+    Once the ICMPv6 type is 135 or 136, RFC 4861's validity rules apply:
+    ``malformed.ndp_hop_limit`` (hop limit not 255: it did not come from the
+    link), ``ndp_fragmented`` (RFC 6980), ``ipv6_version``, ``ndp_code``
+    (not 0), ``truncated_ndp``, ``ndp_bad_option`` (an option of length 0,
+    past the end, or a link-layer option that is not 6 bytes),
+    ``ndp_multicast_target`` (or the unspecified address ::),
+    ``ndp_multicast_source``,
+    ``ndp_solicited_multicast`` (S flag on a multicast advertisement),
+    ``invalid_sender_mac`` (a multicast or zero link-layer address).
+
+    How an NDP message maps onto the :class:`Claim` fields:
+
+    ==========  ================================================  ==========================
+    field       Neighbor Advertisement (type 136)                 Neighbor Solicitation (135)
+    ==========  ================================================  ==========================
+    ``op``      ``ND_ADVERT`` | ``NA_ROUTER`` | ``NA_SOLICITED``  ``ND_SOLICIT``
+                | ``NA_OVERRIDE`` as flagged (always even)        (odd: a request)
+    ``sha``     target link-layer address option, else the        source link-layer address
+                Ethernet source                                   option (required)
+    ``spa``     the target address (the claimed IP)               the IPv6 source
+    ``tha``     the Ethernet destination (zero when not           the Ethernet destination
+                recorded: Linux cooked captures)                  (zero when not recorded)
+    ``tpa``     S=1: the IPv6 destination (the soliciting node,   the target address (the
+                like an ARP reply's requester); S=0: the target   address asked about)
+                itself, so an unsolicited advertisement is
+                gratuitous (``spa == tpa``)
+    ==========  ================================================  ==========================
+
+    So the tracker needs no NDP knowledge: a solicitation is a request from
+    its source for its target, a solicited advertisement a reply to its
+    destination, and two solicited advertisements from different MACs
+    answering one solicitation are a duplicate reply.  What a fingerprint of
+    the sender needs is kept: the S, O and R flags in ``op``, and the
+    destination in ``eth_dst`` (33:33:00:00:00:01 is ff02::1, all nodes — the
+    destination of MetalLB's, kube-vip's and the kernel's unsolicited
+    advertisements).  A solicitation from the unspecified address (Duplicate
+    Address Detection) is a ``"probe"``, like an RFC 5227 probe; one without
+    a source link-layer option (a unicast reachability check) names no MAC
+    and counts as ``"arp_other"``, as does an advertisement without a
+    link-layer address in a cooked capture that recorded none.
+    """
+    n = len(data)
+    if n < offset + 40:
+        return NON_ARP
+    nh = data[offset + 6]
+    p = offset + 40
+    fragmented = False
+    for _ in range(MAX_IPV6_HEADERS):
+        if nh == IPPROTO_ICMPV6:
+            break
+        if n < p + 8:
+            return NON_ARP
+        if nh in _IPV6_EXT:
+            nh, p = data[p], p + (data[p + 1] + 1) * 8
+        elif nh == _IPV6_FRAGMENT:
+            if (data[p + 2] << 8 | data[p + 3]) & 0xFFF8:
+                return NON_ARP  # not the first fragment: no ICMPv6 header in it
+            nh, p, fragmented = data[p], p + 8, True
+        elif nh == _IPV6_AH:
+            nh, p = data[p], p + (data[p + 1] + 2) * 4
+        else:
+            return NON_ARP
+    else:
+        if nh != IPPROTO_ICMPV6:
+            return "malformed.too_many_ipv6_headers"
+    if n <= p:
+        return NON_ARP
+    icmp_type = data[p]
+    if icmp_type != ND_SOLICIT and icmp_type != ND_ADVERT:
+        return NON_ARP
+    # From here on it is Neighbor Discovery: RFC 4861's validity rules.
+    if fragmented:
+        return "malformed.ndp_fragmented"
+    if data[offset] >> 4 != 6:
+        return "malformed.ipv6_version"
+    if data[offset + 7] != ND_HOP_LIMIT:
+        return "malformed.ndp_hop_limit"
+    if n < p + 24:
+        return "malformed.truncated_ndp"
+    if data[p + 1] != 0:
+        return "malformed.ndp_code"
+    end = offset + 40 + (data[offset + 4] << 8 | data[offset + 5])  # the payload's end
+    if end < p + 24:
+        return "malformed.truncated_ndp"  # the payload length leaves no room for the message
+    target = bytes(data[p + 8:p + 24])
+    if target[0] == 0xFF or target == ZERO_IP6:
+        return "malformed.ndp_multicast_target"  # (or unspecified: no address to resolve)
+    want = _ND_OPT_SOURCE_LL if icmp_type == ND_SOLICIT else _ND_OPT_TARGET_LL
+    ll = None
+    q = p + 24
+    limit = min(end, n)
+    while q < limit:
+        if q + 2 > limit:
+            return "malformed.truncated_ndp" if end > n else "malformed.ndp_bad_option"
+        olen = data[q + 1] * 8
+        if olen == 0:
+            return "malformed.ndp_bad_option"
+        if q + olen > limit:
+            return "malformed.truncated_ndp" if q + olen <= end else "malformed.ndp_bad_option"
+        if data[q] == want and ll is None:
+            if olen != 8:
+                return "malformed.ndp_bad_option"  # Ethernet: 6 bytes, one 8-octet unit
+            ll = bytes(data[q + 2:q + 8])
+        q += olen
+    src = bytes(data[offset + 8:offset + 24])
+    dst = bytes(data[offset + 24:offset + 40])
+    tha = eth_dst if eth_dst is not None else ZERO_MAC
+    if icmp_type == ND_SOLICIT:
+        if src == ZERO_IP6:
+            return PROBE  # Duplicate Address Detection
+        if src[0] == 0xFF:
+            return "malformed.ndp_multicast_source"
+        if ll is None:
+            return ARP_OTHER
+        if ll == ZERO_MAC or ll[0] & 1:
+            return "malformed.invalid_sender_mac"
+        return Claim(time, vlan, inner_vlan, ND_SOLICIT, ll, src, tha, target, eth_src, eth_dst,
+                     length)
+    flags = data[p + 4]
+    if flags & 0x40 and dst[0] == 0xFF:
+        return "malformed.ndp_solicited_multicast"
+    if ll is None:
+        ll = eth_src
+        if ll is None:
+            return ARP_OTHER
+    if ll == ZERO_MAC or ll[0] & 1:
+        return "malformed.invalid_sender_mac"
+    op = ND_ADVERT | (flags & 0xE0) << 3
+    return Claim(time, vlan, inner_vlan, op, ll, target, tha, dst if flags & 0x40 else target,
+                 eth_src, eth_dst, length)
 
 
 def encode_arp(op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes) -> bytes:

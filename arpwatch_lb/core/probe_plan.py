@@ -10,11 +10,13 @@ only clock is the frames): :class:`ProbeRtts` is told when each request left
 — the caller reads the wall clock (``CLOCK_REALTIME``, the clock of the
 kernel's ``SO_TIMESTAMPNS`` receive timestamps) right before the send call —
 and sees the decoded claims of every batch.  A reply *for* a probed address
-*to* our own MAC and IPv4 address is a round trip: its kernel receive
-timestamp minus the send time of the latest request for that address on that
-interface sent before it, once per replying MAC and request, if it came
-within ``timeout``.  ARP has no sequence numbers: a reply slower than the gap
-between two requests for the same address is credited to the later request.
+*to* our own MAC and IP address — an ARP reply, or a solicited Neighbor
+Advertisement (:func:`arpwatch_lb.core.frames.decode_ndp`) — is a round trip:
+its kernel receive timestamp minus the send time of the latest request for
+that address on that interface sent before it, once per replying MAC and
+request, if it came within ``timeout``.  ARP and NDP have no sequence
+numbers: a reply slower than the gap between two requests for the same
+address is credited to the later request.
 
 :class:`ProbePlan` is the schedule (rounds of requests over the targets,
 spaced ``gap`` = 1/rate apart, rounds ``interval`` apart), driven by the
@@ -147,13 +149,18 @@ class ProbeRtts:
         """Requests that got at least one reply."""
         self.total = RttStats()
         self.per_ip: dict[bytes, RttStats] = {}
-        self._ours: dict[str, tuple[bytes, bytes]] = {}
+        self._ours: dict[str, set[tuple[bytes, bytes]]] = {}
+        """Interface → our (MAC, IP) pairs that requests were sent from (IPv4 and IPv6)."""
         self._pending: dict[tuple[str, bytes], deque[_Sent]] = {}
         self._lock = threading.Lock()
 
     def sent(self, interface: str, mac: bytes, ip: bytes, target: bytes, t: float) -> None:
-        """A request for ``target`` left ``interface`` (our ``mac``/``ip``) at wall time ``t``."""
-        self._ours[interface] = (mac, ip)
+        """A request for ``target`` left ``interface`` (our ``mac``/``ip``) at wall time ``t``.
+
+        ``ip`` is our IPv4 address for an ARP request, our IPv6 address for a
+        Neighbor Solicitation.
+        """
+        self._ours.setdefault(interface, set()).add((mac, ip))
         q = self._pending.get((interface, target))
         if q is None:
             q = self._pending[interface, target] = deque(maxlen=self.KEEP)
@@ -166,11 +173,10 @@ class ProbeRtts:
         ours = self._ours.get(interface)
         if ours is None:
             return
-        mac, ip = ours
         pending = self._pending
         for c in claims:
-            if c.op != 2 or c.tpa != ip or c.tha != mac:
-                continue
+            if c.op & 1 or (c.tha, c.tpa) not in ours:
+                continue  # a request, or an answer to someone else
             q = pending.get((interface, c.spa))
             if not q:
                 continue

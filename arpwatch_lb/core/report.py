@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .addresses import VipSet, format_ip, format_mac, parse_ip
+from .addresses import VipSet, format_ip, format_mac, ip_sort_key, parse_ip
 from .frames import malformed_counts
 from .tracker import IpState, OwnershipTracker
 from .verdicts import UNCLAIMED, VERDICT_ORDER, judge, one_node, summary_counts
@@ -115,9 +115,9 @@ def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
 
 
 def _sort_key(entry: Mapping[str, Any]) -> tuple:
-    ip = tuple(int(p) for p in entry["ip"].split("."))
+    """Worst verdict first, untagged first, by VLAN, then IPv4 before IPv6, by address."""
     return (VERDICT_ORDER[entry["verdict"]], entry["vlan"] is not None, entry["vlan"] or 0,
-            entry["inner_vlan"] or 0, ip)
+            entry["inner_vlan"] or 0, ip_sort_key(entry["ip"]))
 
 
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,

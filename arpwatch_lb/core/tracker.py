@@ -4,7 +4,10 @@ Pure and sans-I/O: it never reads a clock or a socket.  Time is the
 timestamp of the claims fed to it ("network time"), so a live capture and a
 replay of the same frames produce the same state.
 
-Theory of operation, per (VLAN, inner VLAN, IP) key:
+Theory of operation, per (VLAN, inner VLAN, IP) key — IPv4 from ARP and IPv6
+from Neighbor Discovery alike (a 16-byte address is just another key; see
+:func:`arpwatch_lb.core.frames.decode_ndp` for how a solicitation becomes a
+request and a solicited advertisement a reply):
 
 * The *owner* is the MAC of the latest claim.  Consecutive claims by the owner
   extend the current *run* (MAC, first, last, frames); a claim by another MAC
@@ -64,7 +67,7 @@ from .frames import Claim, VrrpAdvert
 __all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
 
 Key = tuple[int | None, int | None, bytes]
-"""(VLAN, inner VLAN, IPv4 address bytes)."""
+"""(VLAN, inner VLAN, IP address bytes: 4 for IPv4, 16 for IPv6)."""
 
 DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
@@ -266,14 +269,14 @@ class OwnershipTracker:
             fp = st.fp
             if spa == tpa:  # gratuitous: announces, answers nobody
                 st.gratuitous += 1
-                if op == 1:
+                if op & 1:
                     st.requests += 1
                 else:
                     st.replies += 1
                 fp.gratuitous(t, op, sha, tha, dst, length)
                 if record:
                     dirty[(key, sha)] = None
-            elif op == 1:
+            elif op & 1:  # a request (ARP 1, NDP solicitation 135): odd opcodes ask
                 st.requests += 1
                 asked[(vlan, inner, tpa, spa)] = t
                 if record and not fp.ask_len:

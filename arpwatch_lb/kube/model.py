@@ -86,34 +86,42 @@ def is_load_balancer(svc: Obj) -> bool:
     return (svc.get("spec") or {}).get("type") == "LoadBalancer"
 
 
-def _ipv4(text: Any) -> str | None:
+def _ip(text: Any) -> str | None:
+    """An IPv4 or IPv6 address in its canonical text form (RFC 5952 for IPv6), or None.
+
+    Scoped IPv6 addresses (``fe80::1%eth0``) are not VIPs and give None.
+    """
     try:
-        return str(ipaddress.IPv4Address(str(text).strip()))
+        addr = ipaddress.ip_address(str(text).strip())
     except ValueError:
         return None
+    if getattr(addr, "scope_id", None):
+        return None
+    return str(addr)
 
 
 def service_vips(svc: Obj) -> list[str]:
-    """IPv4 VIPs of a Service: status ingress IPs, ``spec.loadBalancerIP``, the VIP annotations.
+    """VIPs of a Service, IPv4 and IPv6: status ingress IPs, ``spec.loadBalancerIP``, the VIP
+    annotations.
 
     Order: status first (what is announced), then requested addresses; no duplicates.
-    IPv6 and hostnames are skipped (the tracker is IPv4).
+    Hostnames are skipped.  A dual-stack Service has one VIP of each family.
     """
     out: dict[str, None] = {}
     status = (svc.get("status") or {}).get("loadBalancer") or {}
     for ing in status.get("ingress") or ():
-        ip = _ipv4((ing or {}).get("ip", ""))
+        ip = _ip((ing or {}).get("ip", ""))
         if ip:
             out[ip] = None
     spec = svc.get("spec") or {}
     if spec.get("loadBalancerIP"):
-        ip = _ipv4(spec["loadBalancerIP"])
+        ip = _ip(spec["loadBalancerIP"])
         if ip:
             out[ip] = None
     ann = (svc.get("metadata") or {}).get("annotations") or {}
     for key in ANNOTATION_VIPS:
         for part in str(ann.get(key, "")).split(","):
-            ip = _ipv4(part) if part.strip() else None
+            ip = _ip(part) if part.strip() else None
             if ip:
                 out[ip] = None
     return list(out)
@@ -132,8 +140,8 @@ class VipSnapshot:
         return frozenset(self.services)
 
     def packed(self) -> frozenset[bytes]:
-        """Every VIP as four bytes (the tracker's key)."""
-        return frozenset(ipaddress.IPv4Address(v).packed for v in self.services)
+        """Every VIP as bytes (the tracker's key: 4 bytes IPv4, 16 bytes IPv6)."""
+        return frozenset(ipaddress.ip_address(v).packed for v in self.services)
 
 
 def vip_snapshot(services: Iterable[Obj], resource_version: str | None = None) -> VipSnapshot:
@@ -150,11 +158,11 @@ def vip_snapshot(services: Iterable[Obj], resource_version: str | None = None) -
 
 
 def node_internal_ips(node: Obj) -> list[str]:
-    """A Node's IPv4 ``InternalIP`` addresses (``status.addresses``)."""
+    """A Node's ``InternalIP`` addresses, IPv4 and IPv6 (``status.addresses``)."""
     out = []
     for a in (node.get("status") or {}).get("addresses") or ():
         if a.get("type") == "InternalIP":
-            ip = _ipv4(a.get("address", ""))
+            ip = _ip(a.get("address", ""))
             if ip:
                 out.append(ip)
     return out

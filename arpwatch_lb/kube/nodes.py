@@ -1,7 +1,8 @@
 """Node names for MACs, from the tracker's facts (pure).
 
-A node's InternalIP is claimed in ARP by the node's own kernel (its requests
-and replies carry the address as sender IP).  Every MAC that claims a node's
+A node's InternalIP is claimed in ARP (IPv4) or Neighbor Discovery (IPv6) by
+the node's own kernel (its requests and replies carry the address as sender
+IP; its solicitations as source, its advertisements as target).  Every MAC that claims a node's
 InternalIP is one of that node's interfaces; with bonds, several NICs or ARP
 flux a node has several such MACs.  A VIP claimed by several MACs that all
 belong to **one** node is one announcer, not a fight: :func:`claimant_nodes`
@@ -32,7 +33,7 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
     A MAC that claims the addresses of two different nodes (a router doing proxy
     ARP, a misconfiguration) is ambiguous and left out.
     """
-    packed = {ipaddress.IPv4Address(ip).packed: node for ip, node in node_ips.items()}
+    packed = {ipaddress.ip_address(ip).packed: node for ip, node in node_ips.items()}
     out: dict[bytes, str] = {}
     ambiguous: set[bytes] = set()
     for st in list(tracker.ips.values()):

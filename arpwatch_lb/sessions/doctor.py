@@ -42,12 +42,12 @@ def wire_from_probe(vips: list[str], node_ips: list[str], interface: str | None,
     from ..sources.link_socket import check_interfaces, default_interface
     from . import probe
 
-    targets = parse_vips(sorted(set(vips) | {ip for ip in node_ips
-                                             if ipaddress.ip_address(ip).version == 4}))
+    targets = parse_vips(sorted(set(vips) | set(node_ips)))
     name = interface or default_interface()
     check_interfaces([name])
     result = probe.run_probe(name, targets, tracker, count=PROBE_COUNT, interval=PROBE_INTERVAL,
-                             timeout=PROBE_TIMEOUT)
+                             timeout=PROBE_TIMEOUT,
+                             skippable={ipaddress.ip_address(ip).packed for ip in node_ips})
     return {"source": "probe", "interface": name, "requests": result.requests,
             "claims": result.counts["claims"], "warnings": result.warnings, "errors": []}
 

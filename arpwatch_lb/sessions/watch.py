@@ -45,9 +45,15 @@ from ..sinks.console import CLEAR
 from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
 from ..sinks.jsonl import JsonLines
 from ..sinks.pcap_writer import PcapWriter
-from ..sources.link_socket import DEFAULT_RCVBUF, FrameSource, LinkSocket, interface_addresses
+from ..sources.link_socket import (
+    DEFAULT_RCVBUF,
+    FrameSource,
+    LinkSocket,
+    interface_addresses,
+    interface_ipv6,
+)
 from ..sources.live_capture import LinkFact, Monitor
-from ..sources.probe_frames import who_has
+from ..sources.probe_frames import probe_frame
 
 __all__ = ["WatchConfig", "WatchSession"]
 
@@ -124,6 +130,7 @@ class WatchSession:
         self._probers = (self._probe_sources()
                          if cfg.vips or vips is not None or node_ips is not None else {})
         self._frames: dict[tuple[str, bytes], bytes] = {}
+        self._warned: set[tuple[str, int]] = set()
         if cfg.html is not None:  # at once: the page exists from the start, or we fail now
             try:
                 write_html(cfg.html, self.report())
@@ -135,15 +142,18 @@ class WatchSession:
         """MAC → node name now (empty without a provider)."""
         return self._nodes(self.tracker) if self._nodes is not None else {}
 
-    def _probe_sources(self) -> dict[str, tuple[bytes, bytes]]:
+    def _probe_sources(self) -> dict[str, tuple[bytes, dict[int, bytes]]]:
+        """Interface → (our MAC, {4: our IPv4 address, 16: our IPv6 address}) to probe from."""
         out = {}
         for name in self.cfg.interfaces:
             mac, ip = interface_addresses(name)
-            if ip is None:
-                self.err.write(f"arpwatch-lb: warning: {name} has no IPv4 address: not probing "
-                               "there (passive only)\n")
+            ip6 = interface_ipv6(name)
+            ours = {n: a for n, a in ((4, ip), (16, ip6)) if a is not None}
+            if not ours:
+                self.err.write(f"arpwatch-lb: warning: {name} has no IPv4 or IPv6 address: not "
+                               "probing there (passive only)\n")
                 continue
-            out[name] = (mac, ip)
+            out[name] = (mac, ours)
         return out
 
     # -- events ------------------------------------------------------------
@@ -173,18 +183,30 @@ class WatchSession:
 
     def _send(self, targets: list[bytes]) -> None:
         for target in targets:
-            for name, (mac, ip) in self._probers.items():
+            for name, (mac, ours) in self._probers.items():
+                ip = ours.get(len(target))
+                if ip is None:  # no address of this family here: passive for it
+                    self._no_family(name, len(target))
+                    continue
                 frame = self._frames.get((name, target))
                 if frame is None:
-                    frame = self._frames[name, target] = who_has(mac, ip, target)
+                    frame = self._frames[name, target] = probe_frame(mac, ip, target)
                 t = self.wall()  # before the send: the reply may be received before it returns
                 if self.monitor.send(name, frame):
                     self.rtts.sent(name, mac, ip, target, t)
 
+    def _no_family(self, name: str, size: int) -> None:
+        """Warn once per interface and address family that cannot be probed from there."""
+        if (name, size) not in self._warned:
+            self._warned.add((name, size))
+            family = "IPv4" if size == 4 else "IPv6"
+            self.err.write(f"arpwatch-lb: warning: {name} has no {family} address: not probing "
+                           f"{family} addresses there (passive only)\n")
+
     def _node_targets(self) -> list[bytes]:
         assert self._node_ips is not None
-        return sorted(ipaddress.IPv4Address(ip).packed for ip in self._node_ips()
-                      if ipaddress.ip_address(ip).version == 4)
+        return sorted((ipaddress.ip_address(ip).packed for ip in self._node_ips()),
+                      key=lambda b: (len(b), b))
 
     # -- the loop ----------------------------------------------------------
 

@@ -5,7 +5,7 @@ Nothing is mirrored into global gauges: every scrape takes a
 from it, so an IP that is no longer selected disappears at once.  The registry
 is injected (tests use a fresh ``CollectorRegistry``).  No sample timestamps.
 
-Metric families (``vip``: the IPv4 address; ``vlan``: the VLAN, ``"outer.inner"``
+Metric families (``vip``: the IPv4 or IPv6 address; ``vlan``: the VLAN, ``"outer.inner"``
 for QinQ, ``""`` untagged; ``node``: the node a MAC belongs to, ``""`` unknown;
 README.md ("Kubernetes", "Metrics") has the table and the PromQL):
 

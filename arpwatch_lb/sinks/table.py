@@ -105,7 +105,7 @@ def render_table(report: Mapping[str, Any]) -> str:
                                            *(["PROBE RTT min/avg/max"] if probed else [])],
                             tablefmt="simple", disable_numparse=True))
     else:
-        out.append("no IPv4 ARP claims" + (" for the selected VIPs" if report["vips"] else ""))
+        out.append("no ARP or NDP claims" + (" for the selected VIPs" if report["vips"] else ""))
     contested = [e for e in ips if e["verdict"] == CONTESTED]
     if contested:
         out.append("")

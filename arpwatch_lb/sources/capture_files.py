@@ -1,4 +1,4 @@
-"""Read pcap and pcapng captures (plain or gzip) into ARP claims.
+"""Read pcap and pcapng captures (plain or gzip) into ARP and NDP claims.
 
 A :class:`CaptureReader` streams a file in fixed-size chunks — memory does not
 grow with the file — and yields :class:`~arpwatch_lb.core.frames.Claim` objects in
@@ -21,8 +21,11 @@ tells where the next record starts, so equal fields chain exactly), and the
 whole run is decoded with one ``struct.iter_unpack`` call; after a miss the
 look is skipped for a while, since captures of mixed sizes rarely have runs.
 Claims are handed on per 128 KiB chunk, so the tracker sees them while they
-are still in the CPU cache.  Anything unusual (stacked tags, LLC/SNAP, odd
-opcodes or sizes, malformed frames) goes through
+are still in the CPU cache.  An untagged IPv6 frame costs two more byte reads:
+unless its next header is ICMPv6 with type 135/136 (or an extension header),
+it is counted as non-ARP on the spot.  Anything unusual (stacked tags,
+LLC/SNAP, odd opcodes or sizes, Neighbor Discovery, malformed frames) goes
+through
 :func:`arpwatch_lb.core.frames.decode`, the reference decoder; property tests
 check that both paths agree.  So do IPv4 frames whose protocol byte is 112
 (VRRP): one more byte read per non-ARP frame.  Their advertisements are
@@ -42,6 +45,8 @@ from typing import BinaryIO
 
 from ..core.frames import (
     LINKTYPE_ETHERNET,
+    ND_ADVERT,
+    ND_SOLICIT,
     PLAIN_ARP,
     SUPPORTED_LINKTYPES,
     WIRE_REPLY,
@@ -304,6 +309,8 @@ class CaptureReader:
         mk = _new_claim
         append = out.append
         tags = _TAG_FIRST_BYTES
+        v6ext = _IPV6_WALKED
+        ndtypes = _ND_TYPES
         off = 0
         prevcap = -1
         cool = 0
@@ -352,6 +359,14 @@ class CaptureReader:
                 # Not ARP, and not IPv4 protocol 112 (VRRP: decoded below).  For a
                 # record shorter than 24 bytes the byte read is stale, never out of
                 # the buffer; a stale 112 only sends the frame to decode().
+                nonarp += 1
+                off = p + cap
+                continue
+            elif e0 == 0x86 and cap >= 55 and (buf[p + 13] != 0xDD or (
+                    (nh := buf[p + 20]) != 58 and nh not in v6ext) or (
+                    nh == 58 and buf[p + 54] not in ndtypes)):
+                # IPv6 that is not Neighbor Discovery (or another 0x86xx type): as cheap as
+                # any non-ARP frame.  NS/NA and extension headers go to decode().
                 nonarp += 1
                 off = p + cap
                 continue
@@ -490,9 +505,12 @@ class CaptureReader:
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper
-# First bytes of the VLAN ethertypes (0x8100, 0x88a8, 0x9100) and of RARP (0x8035): such
-# frames take the slow path (decode() counts RARP as "rarp", not "non_arp").
-_TAG_FIRST_BYTES = frozenset({0x80, 0x81, 0x88, 0x91})
+# First bytes of the VLAN ethertypes (0x8100, 0x88a8, 0x9100), of RARP (0x8035) and of IPv6
+# (0x86dd): such frames take the slow path (decode() counts RARP as "rarp", not "non_arp",
+# and Neighbor Discovery as claims); IPv6 that is plainly not NDP is counted on the spot.
+_TAG_FIRST_BYTES = frozenset({0x80, 0x81, 0x86, 0x88, 0x91})
+_IPV6_WALKED = frozenset({0, 43, 44, 51, 60})  # extension headers decode_ndp walks
+_ND_TYPES = frozenset({ND_SOLICIT, ND_ADVERT})
 _LOW16 = [bytes([b]) * 16 for b in range(256)]
 _BLOCK_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
 

@@ -1,10 +1,12 @@
-"""Live capture: one AF_PACKET socket per interface, ARP (and VRRP) frames only.
+"""Live capture: one AF_PACKET socket per interface: ARP, VRRP and Neighbor Discovery frames only.
 
 Each :class:`LinkSocket` owns two packet sockets on one interface:
 
 * a *capture* socket (``SOCK_RAW``, ``ETH_P_ALL``, bound to the interface)
-  with a classic BPF program attached (:data:`ARP_FILTER`), so the kernel
-  hands only ARP frames and VRRP adverts — untagged, or with an
+  with a classic BPF program attached (:data:`CAPTURE_FILTER`: :data:`ARP_FILTER`,
+  which admits ARP and VRRP, chained with :data:`NDP_FILTER`), so the kernel hands
+  only ARP frames, VRRP adverts and ICMPv6 Neighbor Solicitations/Advertisements
+  — untagged, or with an
   802.1Q/802.1ad tag still in the data — to Python.  The filter is attached *before* the socket is bound,
   so no unfiltered frame is ever queued;
 * a *send* socket (protocol 0: it receives nothing) for probes.  Because the
@@ -51,6 +53,8 @@ from .errors import CaptureError, NeedPrivilegeError, UnknownInterfaceError
 
 __all__ = [
     "ARP_FILTER",
+    "CAPTURE_FILTER",
+    "NDP_FILTER",
     "CaptureError",
     "FrameSource",
     "LinkDown",
@@ -60,8 +64,10 @@ __all__ = [
     "NeedPrivilegeError",
     "Received",
     "UnknownInterfaceError",
+    "chain_filters",
     "default_interface",
     "interface_addresses",
+    "interface_ipv6",
     "interface_state",
     "reinsert_vlan",
 ]
@@ -131,6 +137,69 @@ ARP_FILTER: tuple[tuple[int, int, int, int], ...] = (
     (0x06, 0, 0, 0x00000000),
 )
 
+#: Classic BPF: accept IPv6 Neighbor Solicitations and Advertisements (ICMPv6 types 135
+#: and 136 right after the IPv6 header), untagged or behind a tag still in the data.  The
+#: output of ``tcpdump -dd`` (Ethernet link, tags matched in the data as above) for::
+#:
+#:     (icmp6 and (icmp6[icmp6type] == icmp6-neighborsolicit
+#:                 or icmp6[icmp6type] == icmp6-neighboradvert))
+#:     or (vlan and icmp6 and (icmp6[icmp6type] == icmp6-neighborsolicit
+#:                             or icmp6[icmp6type] == icmp6-neighboradvert))
+#:
+#: (one line when compiled).  Hop limits other than 255 pass, so that the decoder counts
+#: them as malformed; NDP behind extension headers does not (libpcap's ``icmp6`` looks at
+#: the first next-header only).  Kept as its own program, compiled alone: libpcap's
+#: ``vlan`` shifts the offsets of every term after it, so a union written as one
+#: expression must put every ``vlan`` term last — chaining the blocks
+#: (:func:`chain_filters`) sidesteps that.
+NDP_FILTER: tuple[tuple[int, int, int, int], ...] = (
+    (0x28, 0, 0, 0x0000000C),
+    (0x15, 0, 4, 0x000086DD),
+    (0x30, 0, 0, 0x00000014),
+    (0x15, 0, 13, 0x0000003A),
+    (0x30, 0, 0, 0x00000036),
+    (0x15, 10, 9, 0x00000087),
+    (0x15, 2, 0, 0x00008100),
+    (0x15, 1, 0, 0x000088A8),
+    (0x15, 0, 8, 0x00009100),
+    (0x28, 0, 0, 0x00000010),
+    (0x15, 0, 6, 0x000086DD),
+    (0x30, 0, 0, 0x00000018),
+    (0x15, 0, 4, 0x0000003A),
+    (0x30, 0, 0, 0x0000003A),
+    (0x15, 1, 0, 0x00000087),
+    (0x15, 0, 1, 0x00000088),
+    (0x06, 0, 0, 0x00040000),
+    (0x06, 0, 0, 0x00000000),
+)
+
+BpfProgram = tuple[tuple[int, int, int, int], ...]
+_BPF_RET_REJECT = (0x06, 0, 0, 0)
+_BPF_JA = 0x05  # BPF_JMP | BPF_JA: jump forward by k
+
+
+def chain_filters(*programs: BpfProgram) -> BpfProgram:
+    """The union of classic BPF programs: where one rejects (``ret #0``) the next one runs.
+
+    Each program's reject instructions become forward jumps to the start of
+    the next program, so a frame passes when any of them accepts it; the last
+    program's rejects stay.  Relative jumps inside a program are untouched.
+    """
+    out: list[tuple[int, int, int, int]] = []
+    for i, prog in enumerate(programs):
+        start, nxt = len(out), len(out) + len(prog)
+        last = i == len(programs) - 1
+        for j, ins in enumerate(prog):
+            if not last and ins == _BPF_RET_REJECT:
+                out.append((_BPF_JA, 0, 0, nxt - (start + j + 1)))
+            else:
+                out.append(ins)
+    return tuple(out)
+
+
+#: The program attached to every capture socket: ARP, then Neighbor Discovery.
+CAPTURE_FILTER: BpfProgram = chain_filters(ARP_FILTER, NDP_FILTER)
+
 DEFAULT_RCVBUF = 32 * 1024 * 1024
 MAX_FRAME = 65536
 _AUX = struct.Struct("IIIHHHH")  # struct tpacket_auxdata
@@ -197,9 +266,9 @@ class FrameSource(Protocol):
 
 
 def _attach_filter(sock: socket.socket) -> ctypes.Array[ctypes.c_char]:
-    prog = b"".join(struct.pack("HBBI", *ins) for ins in ARP_FILTER)
+    prog = b"".join(struct.pack("HBBI", *ins) for ins in CAPTURE_FILTER)
     buf = ctypes.create_string_buffer(prog, len(prog))
-    fprog = struct.pack("HL", len(ARP_FILTER), ctypes.addressof(buf))
+    fprog = struct.pack("HL", len(CAPTURE_FILTER), ctypes.addressof(buf))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
     return buf  # the kernel copied it; returned only to keep it alive until here
 
@@ -210,7 +279,7 @@ def reinsert_vlan(data: bytes, tci: int, tpid: int = 0x8100) -> bytes:
 
 
 class LinkSocket:
-    """Capture (and send) ARP frames on one interface; see the module docstring.
+    """Capture (and send) ARP and NDP frames on one interface; see the module docstring.
 
     Raises :class:`NeedPrivilegeError`, :class:`UnknownInterfaceError` or
     :class:`CaptureError` when the sockets cannot be set up.
@@ -358,3 +427,28 @@ def interface_addresses(name: str) -> tuple[bytes, bytes | None]:
     v4 = addrs.get(netifaces.AF_INET) or []
     ip = socket.inet_aton(v4[0]["addr"]) if v4 else None
     return mac, ip
+
+
+def interface_ipv6(name: str) -> bytes | None:
+    """The IPv6 address ``name`` sends Neighbor Solicitations from, as 16 bytes, or None.
+
+    A global address if it has one (the first), else its link-local
+    address — either answers a solicitation on the link.
+    """
+    try:
+        v6 = netifaces.ifaddresses(name).get(netifaces.AF_INET6) or []
+    except ValueError:  # no such interface (any more)
+        return None
+    found = []
+    for a in v6:
+        text = str(a.get("addr", "")).split("%")[0]
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, text)
+        except OSError:
+            continue
+        if packed[0] == 0xFF or packed == bytes(16) or packed == bytes(15) + b"\x01":
+            continue
+        found.append(packed)
+    link_local = [p for p in found if p[0] == 0xFE and p[1] & 0xC0 == 0x80]
+    others = [p for p in found if p not in link_local]
+    return (others or link_local or [None])[0]
