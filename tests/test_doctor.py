@@ -103,12 +103,12 @@ def test_clean_failover_on_the_wire_is_ok(cluster: tuple[FakeApiServer, Path]) -
     server, kc = cluster
     # Only MetalLB handles it now (kube-vip was told to ignore it), no Events.
     svc = ks.metallb_only_service(**{"kube-vip.io/ignore": "true"})
-    svc["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.0.2.101"
+    svc["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.0.2.110"
     server.put("services", svc)
     for key in list(server.objects["events"]):
         server.delete("events", *key)
-    code, out, _ = run("--kubeconfig", str(kc), "--pcap", str(ks.ROOT / "pcaps" / "failover.pcap"),
-                       "--format", "json")
+    code, out, _ = run("--kubeconfig", str(kc), "--pcap",
+                       str(ks.ROOT / "pcaps" / "metallb-failover.pcap"), "--format", "json")
     doc = json.loads(out)
     web = next(e for e in doc["services"] if e["name"] == "web")
     assert web["wire"][0]["verdict"] == "moved" and not web["wire"][0]["fight"]
@@ -322,3 +322,28 @@ def test_doctor_judges_an_ipv6_vip_like_an_ipv4_one(tmp_path: Path) -> None:
     assert wire["2001:db8::102"]["duplicate_replies"] == 4
     assert wire["192.0.2.103"]["verdict"] == "unclaimed"  # no ARP in that capture
     assert "2001:db8::102: contested (node1, node2)" in table
+
+
+def test_an_announcer_the_api_does_not_show_is_a_finding(cluster: tuple[FakeApiServer, Path]
+                                                         ) -> None:
+    """Only MetalLB acts on the Service, yet the VIP's claimants send keepalived-shaped
+    frames (5 back-to-back GARPs): the wire kind contradicts the API; the wire line names it."""
+    server, kc = cluster
+    svc = ks.metallb_only_service(**{"kube-vip.io/ignore": "true"})
+    svc["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.0.2.101"
+    server.put("services", svc)
+    for key in list(server.objects["events"]):
+        server.delete("events", *key)
+    code, out, _ = run("--kubeconfig", str(kc), "--pcap", str(ks.ROOT / "pcaps" / "failover.pcap"),
+                       "--format", "json")
+    web = next(e for e in json.loads(out)["services"] if e["name"] == "web")
+    assert [c["announcer"] for c in web["wire"][0]["claimants"]] == ["keepalived", "keepalived"]
+    hidden = [f for f in web["findings"] if f["id"] == "announcer-not-in-api"]
+    assert len(hidden) == 2 and {f["severity"] for f in hidden} == {"at-risk"}  # no fight: a risk
+    first = hidden[0]
+    assert first["title"].endswith("sends keepalived-shaped frames for 192.0.2.101, a keepalived "
+                                   "the API does not show")
+    assert "the API shows metallb acting on default/web" in first["evidence"]
+    assert first["fix"][0].startswith("on ") and "systemctl status keepalived" in first["fix"][0]
+    assert "(keepalived, by its frames; 02:00:5e:10:00:0" in "\n".join(web["evidence"])
+    assert web["verdict"] == "at-risk" and code == 0

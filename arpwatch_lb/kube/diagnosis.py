@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.addresses import format_mac, parse_ip
+from ..core.announcers import KEEPALIVED, UNKNOWN
 from ..core.tracker import OwnershipTracker
 from ..core.verdicts import (
     AT_RISK,
@@ -258,11 +259,14 @@ def _wire(vip: str, tracker: OwnershipTracker, nodes: Mapping[bytes, str]) -> di
         for node, macs in groups.items():
             for mac in macs:
                 stats = per_mac.get(mac)
+                kind = tracker.announcer(st.key, mac).kind
                 claimants.append({"mac": format_mac(mac), "node": node,
-                                  "frames": stats.frames if stats else 0})
+                                  "frames": stats.frames if stats else 0, "announcer": kind})
                 key = node if node is not None else format_mac(mac)
                 entry = by_node.setdefault(key, {"node": node, "macs": [], "frames": 0,
-                                                 "first": None, "last": None})
+                                                 "first": None, "last": None, "announcers": []})
+                if kind not in entry["announcers"]:
+                    entry["announcers"].append(kind)
                 if format_mac(mac) not in entry["macs"]:
                     entry["macs"].append(format_mac(mac))
                 if stats:
@@ -448,8 +452,7 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
     kp_explains = _kube_proxy_explains(w, cl) and (w["fight"] or w[
         "most_nodes_answering_one_request"] >= 2)
     widest = w["most_nodes_answering_one_request"]
-    who = ", ".join(f"{c['node'] or 'unknown node'} ({c['mac']}, {c['frames']} claims)"
-                    for c in w["claimants"]) or "nobody"
+    who = _who(w)
     if kp_explains:
         ev = [f"kube-proxy: {cl.kp.detail} ({cl.kp.source})" if cl.kp.status == KP_STRICT_ARP_OFF
               else f"kube-proxy's configuration is {cl.kp.status}: {cl.kp.detail}",
@@ -553,6 +556,48 @@ def _wire_findings(svc: dict[str, Any], w: Mapping[str, Any], cl: _Cluster, acti
     return out
 
 
+def _who(w: Mapping[str, Any]) -> str:
+    """Who claims a VIP on the wire: ``node-a (kube-vip, by its frames; MAC, N claims), ...``."""
+    def one(c: Mapping[str, Any]) -> str:
+        kind = c.get("announcer", UNKNOWN)
+        by = f"{kind}, by its frames; " if kind != UNKNOWN else ""
+        return f"{c['node'] or 'unknown node'} ({by}{c['mac']}, {c['frames']} claims)"
+    return ", ".join(one(c) for c in w["claimants"]) or "nobody"
+
+
+WIRE_ONLY_KINDS = (METALLB, KUBE_VIP, CILIUM, KEEPALIVED)
+"""Announcers a wire fingerprint can name that also leave marks in the API (or, keepalived,
+are never expected for a Service): one on the wire that the API does not show acting is news."""
+
+
+def _hidden_announcers(w: Mapping[str, Any], cl: _Cluster, acting: list[str], ref: str
+                       ) -> list[Finding]:
+    """A claimant whose frames name an announcer the API does not show: neither acting on
+    the Service nor running on that node (nor kube-vip's own control-plane VIP) — a kube-vip
+    static pod the API misses, a keepalived on the host, a second controller nobody declared."""
+    out = []
+    cp_vips = {c.vip for c in cl.cps}
+    for c in w["claimants"]:
+        kind = c.get("announcer", UNKNOWN)
+        if kind not in WIRE_ONLY_KINDS or kind in acting:
+            continue
+        if c["node"] is not None and any(p.endswith(f"({c['node']})")
+                                         for p in cl.running.get(kind, ())):
+            continue  # the API shows it there: the eligibility findings speak of it
+        if kind == KUBE_VIP and w["vip"] in cp_vips:
+            continue  # kube-vip's own VIP: the control-plane findings speak of it
+        where = c["node"] or f"the host of {c['mac']}"
+        api = (f"the API shows {' and '.join(acting)} acting on {ref}" if acting
+               else f"the API shows no announcer acting on {ref}")
+        out.append(Finding(
+            F.ANNOUNCER_NOT_IN_API, FAULT if w["fight"] else AT_RISK,
+            f"{where} sends {kind}-shaped frames for {w['vip']}, a {kind} the API does not show",
+            [f"on the wire {w['vip']}: {where} ({kind}, by its frames; {c['mac']}, "
+             f"{c['frames']} claims)", api],
+            F.hidden_announcer_fix(kind, where, w["vip"])))
+    return out
+
+
 def _service_entry(svc: dict[str, Any], cl: _Cluster,
                    tracker: OwnershipTracker | None) -> dict[str, Any]:
     facts = cl.facts
@@ -580,8 +625,7 @@ def _service_entry(svc: dict[str, Any], cl: _Cluster,
                         f"{rate})" + (" — an Event storm: two controllers rewrite its status"
                                       if storm else ""))
     for w in wire:
-        who = ", ".join(f"{c['node'] or 'unknown node'} ({c['mac']}, {c['frames']} claims)"
-                        for c in w["claimants"]) or "nobody"
+        who = _who(w)
         if w["fight"]:
             evidence.append(f"on the wire {w['vip']} is contested: {who}; {w['flip_flops']} "
                             f"flip-flops, {w['duplicate_replies']} duplicate replies")
@@ -629,6 +673,7 @@ def _service_entry(svc: dict[str, Any], cl: _Cluster,
                      f"yaml > svc.yaml && kubectl delete -f svc.yaml && kubectl apply -f svc.yaml"]))
     for w in wire:
         found += _wire_findings(svc, w, cl, acting, holders, refs)
+        found += _hidden_announcers(w, cl, acting, refs)
     if tracker is None and holders:
         found.append(Finding(
             F.HOLDER, INFO, f"{' / '.join(sorted({h.node for h in holders}))} holds "

@@ -30,6 +30,7 @@ HOLDER_SILENT = "holder-silent"
 VIP_UNANSWERED = "vip-unanswered"
 HOLDER = "holder"
 SEVERAL_NICS = "several-nics"
+ANNOUNCER_NOT_IN_API = "announcer-not-in-api"
 SECOND_ANNOUNCER_ELIGIBLE = "second-announcer-eligible"
 EVENT_STORM = "event-storm"
 CONTROL_PLANE_VIP = "control-plane-vip"
@@ -289,3 +290,20 @@ def overlap_finding(a: Pool, b: Pool, common: list[tuple[int, int, int]]) -> Fin
          *pool_cut_fix(a, common),
          f"or shrink {b.ref}:",
          *pool_cut_fix(b, common)])
+
+
+def hidden_announcer_fix(kind: str, where: str, vip: str) -> list[str]:
+    """What to do about an announcer seen on the wire that the API does not show."""
+    look = {
+        "kube-vip": f"on {where}: look for a kube-vip the API does not list — a static pod "
+                    "(ls /etc/kubernetes/manifests; crictl ps --name kube-vip) or one started "
+                    "outside Kubernetes — and check its env (address, vip_address, svc_enable)",
+        "metallb": f"on {where}: look for a MetalLB speaker the API does not list (crictl ps "
+                   "--name speaker), e.g. of a second MetalLB installation",
+        "cilium": f"on {where}: look for a Cilium agent with l2announcements enabled and a "
+                  "CiliumL2AnnouncementPolicy doctor cannot read (RBAC)",
+        "keepalived": f"on {where}: look for keepalived outside Kubernetes (systemctl status "
+                      f"keepalived; grep -r {vip} /etc/keepalived)",
+    }[kind]
+    return [look, f"then stop it announcing {vip}, or let it own the Service alone "
+                  "(remove the other announcer's claim)"]
