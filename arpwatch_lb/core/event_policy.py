@@ -85,6 +85,14 @@ class EventPolicy:
         self._second = -1
         self._second_lines = 0
         self._node_map: Mapping[bytes, str] | None = None
+        tracker.on_evict(self._forget)
+
+    def _forget(self, key: Key) -> None:
+        """The tracker evicted ``key`` (a full table): drop what is kept about it here."""
+        self.contested.pop(key, None)
+        for kind in ("flip_flop", "duplicate_reply"):
+            self._last_line.pop((kind, key), None)
+            self._folded.pop((kind, key), None)
 
     # -- tracker changes -------------------------------------------------
 
@@ -174,7 +182,8 @@ class EventPolicy:
                 del self.contested[key]
                 if self._node_map is None and self.nodes is not None:
                     self._node_map = self.nodes()
-                ev = self._event("resolved", now, None, key, self.tracker.ips[key].owner)
+                st = self.tracker.ips.get(key)
+                ev = self._event("resolved", now, None, key, st.owner if st else None)
                 self._add_macs(ev, key)
                 ev["quiet_since"] = round(last, 6)
                 out.append(ev)

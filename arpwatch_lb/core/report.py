@@ -33,11 +33,9 @@ def _t(x: float | None) -> float | None:
 def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict[str, Any]:
     """The ``frames`` object: counts by kind, malformed by reason, claim kinds."""
     out: dict[str, Any] = {k: int(counts.get(k, 0)) for k in FRAME_KINDS}
-    ips = tracker.ips.values()
-    out["requests"] = sum(s.requests for s in ips)
-    out["replies"] = sum(s.replies for s in ips)
-    out["gratuitous"] = sum(s.gratuitous for s in ips)
-    out["eth_mismatch"] = sum(s.eth_mismatch for s in ips)
+    totals = tracker.totals()  # every claim, evicted and untracked IPs' too
+    for k in ("requests", "replies", "gratuitous", "eth_mismatch"):
+        out[k] = totals[k]
     out["malformed"] = malformed_counts(counts)
     return out
 
@@ -54,7 +52,7 @@ def _ip_entry(st: IpState, tracker: OwnershipTracker,
             "last_seen": _t(c.last),
             "runs": c.runs,
             "host_ips": [format_ip(k[2]) for k in tracker.other_ips(mac, st.key)[:HOST_IPS]],
-            "other_ips": tracker.mac_ip_counts.get(mac, 1) - 1,
+            "other_ips": max(tracker.other_ip_count(mac), 1) - 1,
         })
         if nodes is not None:
             claimants[-1]["node"] = nodes.get(mac)
@@ -108,7 +106,8 @@ def _sort_key(entry: Mapping[str, Any]) -> tuple:
 
 def select(tracker: OwnershipTracker, vips: VipSet) -> list[IpState]:
     """Tracked IPs that the VIP selection covers (all of them without ``--vip``)."""
-    return [st for st in tracker.ips.values() if st.key[2] in vips]
+    get = tracker.ips.get
+    return [get(k) for k in tracker.ips if k[2] in vips]
 
 
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
@@ -137,15 +136,15 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     summary = {v: 0 for v in VERDICT_ORDER}
     for e in entries:
         summary[e["verdict"]] += 1
-    times = [st.first_seen for st in tracker.ips.values()]
+    first = tracker.first_seen()
     doc = {
         "schema": SCHEMA,
         "mode": mode,
         "window": tracker.window,
         "duplicate_window": tracker.dup_window,
         "vips": [str(n) for n in vips.networks],
-        "first_time": _t(min(times)) if times else None,
-        "last_time": _t(tracker.now) if times else None,
+        "first_time": _t(first),
+        "last_time": _t(tracker.now) if first is not None else None,
         "summary": {"ips": len(entries), **summary},
         "ips": entries,
         "frames": frames_section(counts, tracker),
@@ -155,6 +154,8 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     }
     if probes is not None:
         doc["probes"] = probes.report()
+    if tracker.max_ips is not None:
+        doc["table"] = tracker.table()
     return doc
 
 

@@ -33,33 +33,69 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
 * Finished runs are kept in a bounded deque (``max_runs``); all counters are
   exact regardless.
 
+**Compact state.**  An IP that only ever had one MAC is a :class:`Quiet`
+record — owner, first and last claim, three counters — about 200 bytes with
+its dict slot and key.  The full :class:`IpState` (claimants, runs, fight
+pairs) is built at its first ownership change.  Internally an untagged IP is
+keyed by its four address bytes alone, a tagged one by the (VLAN, inner VLAN,
+IP) tuple; :attr:`OwnershipTracker.ips` shows every IP as an :class:`IpState`
+under its :data:`Key`, whatever its record.
+
+**Bounded state** (``max_ips``).  At the end of every batch, while more IPs
+are tracked than the cap, the least recently claimed IP (smallest last-claim
+network time) is evicted — except IPs in ``protect`` (VIPs, node addresses:
+the session's selection, which may change at run time).  An evicted IP's
+claim counts stay in the totals (:meth:`OwnershipTracker.totals`); its state
+is gone, and a later claim starts it afresh.  Every per-IP table elsewhere
+follows the same evictions through :meth:`OwnershipTracker.on_evict`.  The
+MAC → other-IPs identity table holds only (MAC, IP) pairs of tracked IPs, so
+it shrinks with every eviction.  Per IP at most ``MAX_CLAIMANTS`` MACs keep
+their own statistics (later ones are counted, not remembered).
+
+``track`` (a selection of addresses, e.g. ``replay --vip``): IPs outside it
+get no record at all; their claims count in the totals, the identity table
+and the request/reply tables.
+
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
 ``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
 ``record_events`` is true, rare transitions (new claimant, owner change,
 flip-flop, duplicate reply) are queued as :class:`Change` objects for
 :meth:`OwnershipTracker.drain`.
+
+Two ways in, with the same result: :meth:`OwnershipTracker.feed_all` takes
+claims one by one; :meth:`OwnershipTracker.feed_batch` takes a
+:class:`ClaimBatch` — a chunk of claims already grouped per IP (by a
+vectorized decoder), so that the common case costs one step per IP and chunk
+instead of one per claim.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .frames import Claim
 
-__all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
+__all__ = ["Change", "ClaimBatch", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Quiet",
+           "Run"]
 
 Key = tuple[int | None, int | None, bytes]
 """(VLAN, inner VLAN, IPv4 address bytes)."""
+IKey = Any
+"""Internal key: the IPv4 address bytes (untagged) or the :data:`Key` tuple (tagged)."""
 
 DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
 DEFAULT_MAX_RUNS = 64
 PRUNE_EVERY = 10.0  # s of network time between prunes of the request/reply tables
 MAX_PENDING = 1 << 18  # remembered requests + replies before a prune is forced
-MAX_IPS_PER_MAC = 16  # "other IPs" remembered per MAC (the count stays exact)
+MAX_IPS_PER_MAC = 16  # "other IPs" listed per MAC (the count stays exact)
+MAX_KEYS_PER_MAC = 256  # IPs remembered per MAC to tell a new (IP, MAC) pair from a known one
 MAX_FIGHT_PAIRS = 32  # MAC pairs remembered per IP for flip-flops / duplicate replies
+MAX_CLAIMANTS = 64  # MACs with their own statistics per IP
+EVICT_BATCH = 8  # a rebuild of the eviction order lists 1/8 of the table
 
 
 @dataclass(slots=True)
@@ -96,6 +132,43 @@ class Change:
     """For duplicate replies: the requester's IP."""
 
 
+class Quiet:
+    """The compact record of an IP that only ever had one MAC (see the module docstring).
+
+    Same attribute names as :class:`IpState` for everything the claim loop
+    touches; the rest of the read API is derived.
+    """
+
+    __slots__ = ("gratuitous", "owner", "requests", "run_first", "run_frames", "run_last")
+    eth_mismatch = 0  # Quiet records with a mismatch are QuietX
+
+    def __init__(self, owner: bytes, first: float, last: float, frames: int = 1,
+                 requests: int = 0, gratuitous: int = 0) -> None:
+        self.owner = owner
+        self.run_first = first
+        self.run_last = last
+        self.run_frames = frames
+        self.requests = requests
+        self.gratuitous = gratuitous
+
+    def full(self, key: Key, max_runs: int) -> IpState:
+        """The same facts as a full :class:`IpState`."""
+        return IpState(key, self.owner, self.run_first, self.run_last, self.run_frames,
+                       runs=deque(maxlen=max_runs), requests=self.requests,
+                       gratuitous=self.gratuitous, eth_mismatch=self.eth_mismatch)
+
+
+class QuietX(Quiet):
+    """A compact record with Ethernet/ARP sender mismatches (proxy ARP, spoofing)."""
+
+    __slots__ = ("eth_mismatch",)  # type: ignore[assignment]
+
+    def __init__(self, owner: bytes, first: float, last: float, frames: int = 1,
+                 requests: int = 0, gratuitous: int = 0, eth_mismatch: int = 0) -> None:
+        super().__init__(owner, first, last, frames, requests, gratuitous)
+        self.eth_mismatch = eth_mismatch
+
+
 @dataclass(slots=True, eq=False)
 class IpState:
     """Everything known about one (VLAN, inner VLAN, IP)."""
@@ -111,7 +184,6 @@ class IpState:
     flip_flops: int = 0
     duplicate_replies: int = 0
     requests: int = 0
-    replies: int = 0
     gratuitous: int = 0
     eth_mismatch: int = 0
     first_flip_flop: float | None = None
@@ -122,16 +194,39 @@ class IpState:
     created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
     fight_pairs_overflow: bool = False
     """More distinct pairs fought than were remembered (policy must assume the worst)."""
+    dropped_claimants: int = 0
+    """Take-overs by MACs beyond the first ``MAX_CLAIMANTS``, which get no statistics of their
+    own (a crowd of spoofed MACs must not grow the state)."""
+    dropped_frames: int = 0
+    """Their claims (still counted in :attr:`frames`)."""
+    dropped_first: float | None = None
+    """The earliest first claim among them (still counted in :attr:`first_seen`)."""
+
+    @property
+    def claimant_count(self) -> int:
+        """Distinct MACs that claimed the IP (late members of a crowd may count twice)."""
+        n = len(self.closed) + self.dropped_claimants
+        if self.owner not in self.closed and len(self.closed) < MAX_CLAIMANTS:
+            n += 1
+        return n
+
+    @property
+    def replies(self) -> int:
+        """Claims that were ARP replies (every claim is a request or a reply)."""
+        return self.frames - self.requests
 
     @property
     def frames(self) -> int:
         """Claims seen for this IP, all MACs."""
-        return self.run_frames + sum(c.frames for c in self.closed.values())
+        return self.run_frames + self.dropped_frames + sum(c.frames for c in self.closed.values())
 
     @property
     def first_seen(self) -> float:
         """Time of the first claim."""
-        return min([self.run_first, *(c.first for c in self.closed.values())])
+        firsts = [self.run_first, *(c.first for c in self.closed.values())]
+        if self.dropped_first is not None:
+            firsts.append(self.dropped_first)
+        return min(firsts)
 
     @property
     def last_seen(self) -> float:
@@ -156,31 +251,109 @@ class IpState:
         return [*self.runs, Run(self.owner, self.run_first, self.run_last, self.run_frames)]
 
 
+@dataclass(slots=True)
+class ClaimBatch:
+    """One chunk of claims, grouped per IP by a vectorized decoder (see :meth:`OwnershipTracker.feed_batch`).
+
+    Claims are numbered 0..n-1 in their order; every list is in that order.
+    Replaying the chunk claim by claim through :meth:`OwnershipTracker.feed_all`
+    gives the same state — a property the tests check.
+    """
+
+    groups: list[tuple[IKey, bytes, float, float, int, int, int, int, int]] = field(
+        default_factory=list)
+    """IPs claimed by one MAC only in this chunk: (internal key, MAC, first time, last time,
+    claims, requests, gratuitous, Ethernet mismatches, number of the first claim)."""
+    mixed: list[tuple[IKey, list[tuple[int, float, bytes]], int, int, int]] = field(
+        default_factory=list)
+    """IPs claimed by several MACs: (internal key, [(number, time, MAC), ...] in order,
+    requests, gratuitous, Ethernet mismatches)."""
+    asked: list[tuple[Any, float]] = field(default_factory=list)
+    """Non-gratuitous requests in order: (request-table key, time)."""
+    answered: list[tuple[Any, tuple[bytes, float]]] = field(default_factory=list)
+    """Non-gratuitous replies in order: (reply-table key, (MAC, time))."""
+    candidates: list[tuple[int, IKey, Any, bytes, float, bytes, float, bytes, float | None]] = field(
+        default_factory=list)
+    """Replies answered before by another MAC within the duplicate window: (number, internal
+    key, reply-table key, previous MAC, previous time, MAC, time, requester IP, time of the
+    latest request for it earlier in this chunk or None)."""
+    now: float = float("-inf")
+    """The latest claim time in the chunk."""
+
+
+def ikey(key: Key) -> IKey:
+    """The internal key of a :data:`Key`."""
+    return key[2] if key[0] is None and key[1] is None else key
+
+
+def public_key(ik: IKey) -> Key:
+    """The :data:`Key` of an internal key."""
+    return (None, None, ik) if ik.__class__ is bytes else ik
+
+
+def request_key(vlan: int | None, inner: int | None, asked: bytes, requester: bytes) -> Any:
+    """Key of the request/reply tables: which IP was asked for, by which requester IP."""
+    k = asked + requester
+    return k if vlan is None else (vlan, inner, k)
+
+
+class MacIps:
+    """Identity of one MAC that claimed several IPs: the keys it claimed and how many."""
+
+    __slots__ = ("count", "keys")
+
+    def __init__(self, keys: dict[IKey, None], count: int) -> None:
+        self.keys = keys
+        self.count = count
+
+
 class OwnershipTracker:
     """Track which MAC owns each (VLAN, IP) from a time-ordered stream of claims."""
 
     def __init__(self, window: float = DEFAULT_WINDOW, dup_window: float = DEFAULT_DUP_WINDOW,
-                 max_runs: int = DEFAULT_MAX_RUNS, record_events: bool = False) -> None:
+                 max_runs: int = DEFAULT_MAX_RUNS, record_events: bool = False,
+                 max_ips: int | None = None, track: Container[bytes] | None = None,
+                 protect: Container[bytes] | None = None) -> None:
         if window < 0 or dup_window < 0:
             raise ValueError("windows must not be negative")
+        if max_ips is not None and max_ips < 1:
+            raise ValueError("max_ips must be at least 1 (or None: no cap)")
         self.window = window
         self.dup_window = dup_window
         self.max_runs = max_runs
         self.record_events = record_events
-        self.ips: dict[Key, IpState] = {}
-        self.mac_ips: dict[bytes, dict[Key, None]] = {}
-        """For each MAC, the keys it claimed (first ``MAX_IPS_PER_MAC``)."""
-        self.mac_ip_counts: dict[bytes, int] = {}
+        self.max_ips = max_ips
+        """The cap on tracked IPs, or None."""
+        self.track = track
+        """Addresses that get a record (None: all)."""
+        self.protect = protect
+        """Addresses never evicted (VIPs, node IPs); a session may swap it at run time."""
+        self._ips: dict[IKey, Quiet | IpState] = {}
+        self._macs: dict[bytes, IKey | MacIps] = {}
+        """MAC → the one key it claimed, or a :class:`MacIps`."""
         self.events: list[Change] = []
-        self.asked: dict[tuple[int | None, int | None, bytes, bytes], float] = {}
-        """(VLAN, inner VLAN, asked IP, requester IP) → time of the latest request."""
-        self.answered: dict[tuple[int | None, int | None, bytes, bytes], tuple[bytes, float]] = {}
+        self.asked: dict[Any, float] = {}
+        """Request key (:func:`request_key`) → time of the latest request."""
+        self.answered: dict[Any, tuple[bytes, float]] = {}
         """Same key → (MAC, time) of the latest reply."""
         self._pruned = 0.0
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
+        self._gone_first: float | None = None
+        """The earliest first claim of evicted and untracked IPs."""
         self.claimant_pairs = 0
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
+        self.evictions = 0
+        """IPs evicted because the table was full."""
+        self._gone = Quiet(b"", 0.0, 0.0, 0)
+        """Claim counts of evicted and untracked IPs (frames, requests, gratuitous)."""
+        self._gone_mismatch = 0
+        self._hooks: list[Callable[[Key], None]] = []
+        self._order: list[tuple[IKey, float]] = []  # eviction candidates, least recent last
+        self.ips: Mapping[Key, IpState] = _IpTable(self)
+        """Every tracked IP as an :class:`IpState` (compact records are expanded on access)."""
+        self.mac_ip_counts: Mapping[bytes, int] = _MacCounts(self)
+        """MAC → how many (tracked) IPs it claimed."""
 
     # -- feeding ----------------------------------------------------------
 
@@ -192,87 +365,238 @@ class OwnershipTracker:
         """Account every claim of an iterable, in order.
 
         The hot path: another claim by the current owner costs one dict
-        lookup and two attribute writes.  Everything rarer is a method call.
+        lookup and a few attribute writes.  Everything rarer is a method call.
         """
-        ips = self.ips
+        ips = self._ips
         get = ips.get
         now = self.now
-        max_runs = self.max_runs
         asked = self.asked
         asked_get = asked.get
         answered = self.answered
         answered_get = answered.get
         dup_window = self.dup_window
+        track = self.track
+        gone = self._gone
         for c in claims:
             t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
-            key = (vlan, inner, spa)
-            st = get(key)
+            ik = spa if vlan is None else (vlan, inner, spa)
+            st = get(ik)
             if st is None:
-                st = IpState(key, sha, t, t, runs=deque(maxlen=max_runs))
-                ips[key] = st
-                self._new_claimant(st, sha, t)
+                if track is not None and spa not in track:
+                    st = gone
+                    self._untracked(sha, ik, t)
+                else:
+                    st = ips[ik] = Quiet(sha, t, t)
+                    self._new_claimant(ik, sha, t)
             elif sha == st.owner:
                 st.run_frames += 1
                 st.run_last = t
             else:
-                self._change(st, sha, t)
+                st = self._change(ik, st, sha, t)
             if t > now:
                 now = t
-            if spa == tpa:  # gratuitous: announces, answers nobody
-                st.gratuitous += 1
-                if op == 1:
-                    st.requests += 1
-                else:
-                    st.replies += 1
-            elif op == 1:
+            if op == 1:
                 st.requests += 1
-                asked[(vlan, inner, tpa, spa)] = t
+                if spa != tpa:
+                    asked[tpa + spa if vlan is None else (vlan, inner, tpa + spa)] = t
+                else:
+                    st.gratuitous += 1
+            elif spa == tpa:  # gratuitous: announces, answers nobody
+                st.gratuitous += 1
             else:
-                st.replies += 1
-                rk = (vlan, inner, spa, tpa)
+                rk = spa + tpa if vlan is None else (vlan, inner, spa + tpa)
                 prev = answered_get(rk)
                 if prev is not None and prev[0] != sha and t - prev[1] <= dup_window:
                     # Two MACs answered this requester within the window: one request, or
                     # a new request in between (see the module docstring)?
                     asked_at = asked_get(rk)
                     if asked_at is None or t - asked_at > dup_window or asked_at <= prev[1]:
-                        self._duplicate_reply(st, prev[0], sha, tpa, t)
+                        st = self._duplicate_reply(ik, st, prev[0], sha, tpa, t)
                 answered[rk] = (sha, t)
             if src != sha and src is not None:
-                st.eth_mismatch += 1
+                self._mismatch(ik, st)
         self.now = now
-        if now - self._pruned > PRUNE_EVERY or len(asked) + len(answered) > MAX_PENDING:
-            self._prune()
+        self._end_batch()
+
+    def feed_batch(self, b: ClaimBatch) -> None:
+        """Account a :class:`ClaimBatch`: the same result as its claims through :meth:`feed_all`.
+
+        Per IP of the chunk: one step when one MAC claimed it (the common
+        case, however many claims); claim by claim when several did.  Then the
+        duplicate-reply candidates, then the request/reply tables in bulk.
+        Events come out in claim order.
+        """
+        ips = self._ips
+        get = ips.get
+        track = self.track
+        gone = self._gone
+        events = self.events
+        record = self.record_events
+        tags: list[int] = []
+        for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
+            st = get(ik)
+            before = len(events)
+            if st is None:
+                spa = ik if ik.__class__ is bytes else ik[2]
+                if track is not None and spa not in track:
+                    gone.run_frames += n - 1
+                    gone.requests += req
+                    gone.gratuitous += grat
+                    self._gone_mismatch += mism
+                    self._untracked(sha, ik, first)
+                    continue
+                st = ips[ik] = (Quiet(sha, first, last, n, req, grat) if not mism
+                                else QuietX(sha, first, last, n, req, grat, mism))
+                self._new_claimant(ik, sha, first)
+            else:
+                if sha == st.owner:
+                    st.run_frames += n
+                else:
+                    st = self._change(ik, st, sha, first)
+                    st.run_frames = n
+                st.run_last = last
+                st.requests += req
+                st.gratuitous += grat
+                if mism:
+                    self._mismatch(ik, st, mism)
+            if record and len(events) > before:
+                tags += [idx] * (len(events) - before)
+        for ik, claims, req, grat, mism in b.mixed:
+            st = get(ik)
+            for idx, t, sha in claims:
+                before = len(events)
+                if st is None:
+                    spa = ik if ik.__class__ is bytes else ik[2]
+                    if track is not None and spa not in track:
+                        self._untracked(sha, ik, t)
+                        continue
+                    st = ips[ik] = Quiet(sha, t, t)
+                    self._new_claimant(ik, sha, t)
+                elif sha == st.owner:
+                    st.run_frames += 1
+                    st.run_last = t
+                else:
+                    st = self._change(ik, st, sha, t)
+                if record and len(events) > before:
+                    tags += [idx] * (len(events) - before)
+            if st is None:  # untracked
+                gone.requests += req
+                gone.gratuitous += grat
+                self._gone_mismatch += mism
+            else:
+                st.requests += req
+                st.gratuitous += grat
+                if mism:
+                    self._mismatch(ik, st, mism)
+        if b.candidates:
+            asked_get = self.asked.get
+            dup_window = self.dup_window
+            for idx, ik, rk, prev_mac, prev_t, sha, t, requester, asked_in in b.candidates:
+                asked_at = asked_in if asked_in is not None else asked_get(rk)
+                if asked_at is None or t - asked_at > dup_window or asked_at <= prev_t:
+                    st = get(ik)
+                    before = len(events)
+                    self._duplicate_reply(ik, st if st is not None else gone, prev_mac, sha,
+                                          requester, t)
+                    if record and len(events) > before:
+                        tags += [idx] * (len(events) - before)
+        if record and tags:
+            # Ownership events of a claim come before its duplicate reply: a stable sort by number.
+            start = len(events) - len(tags)
+            order = sorted(range(len(tags)), key=tags.__getitem__)
+            tail = events[start:]
+            events[start:] = [tail[i] for i in order]
+        self.asked.update(b.asked)
+        self.answered.update(b.answered)
+        if b.now > self.now:
+            self.now = b.now
+        self._end_batch()
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events."""
         out, self.events = self.events, []
         return out
 
-    def _new_claimant(self, st: IpState, mac: bytes, t: float) -> None:
-        seen = self.mac_ips.setdefault(mac, {})
-        self.claimant_pairs += 1
-        self.mac_ip_counts[mac] = self.mac_ip_counts.get(mac, 0) + 1
-        if len(seen) < MAX_IPS_PER_MAC:
-            seen[st.key] = None
-        if self.record_events:
-            self.events.append(Change(kind="new_claimant", time=t, key=st.key, mac=mac))
+    # -- rare transitions ---------------------------------------------------
 
-    def _change(self, st: IpState, mac: bytes, t: float) -> None:
-        old = st.owner
-        prev = st.closed.get(old)
-        if prev is None:
-            st.closed[old] = ClaimantStats(st.run_frames, st.run_first, st.run_last, 1)
+    def _pair(self, mac: bytes, ik: IKey) -> bool:
+        """Remember that ``mac`` claimed ``ik``; True when the pair is new to the identity table."""
+        macs = self._macs
+        e = macs.get(mac)
+        if e is None:
+            macs[mac] = ik
+        elif e.__class__ is MacIps:
+            if ik in e.keys:  # type: ignore[union-attr]
+                return False
+            e.count += 1  # type: ignore[union-attr]
+            if len(e.keys) < MAX_KEYS_PER_MAC:  # type: ignore[union-attr]
+                e.keys[ik] = None  # type: ignore[union-attr]
+        elif e == ik:
+            return False
         else:
+            macs[mac] = MacIps({e: None, ik: None}, 2)
+        return True
+
+    def _untracked(self, mac: bytes, ik: IKey, t: float) -> None:
+        """A claim of an IP outside :attr:`track`: only its totals and identity are kept."""
+        self._gone.run_frames += 1
+        self._pair(mac, ik)
+        if self._gone_first is None or t < self._gone_first:
+            self._gone_first = t
+
+    def _unpair(self, mac: bytes, ik: IKey) -> None:
+        """Forget that ``mac`` claimed ``ik`` (the IP or the claimant was evicted)."""
+        macs = self._macs
+        e = macs.get(mac)
+        if e is None:
+            return
+        if e.__class__ is MacIps:
+            if ik in e.keys:  # type: ignore[union-attr]
+                del e.keys[ik]  # type: ignore[union-attr]
+                e.count -= 1  # type: ignore[union-attr]
+                if not e.keys:  # type: ignore[union-attr]
+                    del macs[mac]
+        elif e == ik:
+            del macs[mac]
+
+    def _new_claimant(self, ik: IKey, mac: bytes, t: float) -> None:
+        self.claimant_pairs += 1
+        self._pair(mac, ik)
+        if self.record_events:
+            self.events.append(Change(kind="new_claimant", time=t, key=public_key(ik), mac=mac))
+
+    def _full(self, ik: IKey, st: Quiet | IpState) -> IpState:
+        """The record of ``ik`` as a full :class:`IpState` (built from a compact one)."""
+        if st.__class__ is IpState:
+            return st  # type: ignore[return-value]
+        full = st.full(public_key(ik), self.max_runs)  # type: ignore[union-attr]
+        self._ips[ik] = full
+        return full
+
+    def _change(self, ik: IKey, st: Quiet | IpState, mac: bytes, t: float) -> IpState:
+        st = self._full(ik, st)
+        old = st.owner
+        closed = st.closed
+        prev = closed.get(old)
+        if prev is not None:
             prev.frames += st.run_frames
             prev.last = st.run_last
             prev.runs += 1
+        elif len(closed) < MAX_CLAIMANTS:
+            closed[old] = ClaimantStats(st.run_frames, st.run_first, st.run_last, 1)
+        else:  # a crowd of MACs: the late ones are counted, not remembered
+            st.dropped_frames += st.run_frames
+            if st.dropped_first is None or st.run_first < st.dropped_first:
+                st.dropped_first = st.run_first
+            self._unpair(old, ik)
         st.runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
         st.changes += 1
-        returning = st.closed.get(mac)
+        returning = closed.get(mac)
         flip = returning is not None and t - returning.last <= self.window
         if returning is None:
-            self._new_claimant(st, mac, t)
+            if len(closed) >= MAX_CLAIMANTS:
+                st.dropped_claimants += 1
+            self._new_claimant(ik, mac, t)
         st.owner, st.run_first, st.run_last, st.run_frames = mac, t, t, 1
         if flip:
             st.flip_flops += 1
@@ -283,6 +607,39 @@ class OwnershipTracker:
         if self.record_events:
             self.events.append(Change(kind="flip_flop" if flip else "owner_changed", time=t,
                                       key=st.key, mac=mac, previous=old))
+        return st
+
+    def _mismatch(self, ik: IKey, st: Quiet | IpState, n: int = 1) -> None:
+        """Count Ethernet/ARP sender mismatches (a compact record grows a counter for them)."""
+        if st.__class__ is Quiet:
+            if st is self._gone:
+                self._gone_mismatch += n
+                return
+            st = self._ips[ik] = QuietX(st.owner, st.run_first, st.run_last, st.run_frames,
+                                       st.requests, st.gratuitous)
+        st.eth_mismatch += n  # type: ignore[misc]
+
+    def _duplicate_reply(self, ik: IKey, st: Quiet | IpState, first: bytes, second: bytes,
+                         requester: bytes, t: float) -> Quiet | IpState:
+        if st is self._gone:  # an untracked IP: nothing to record it on
+            return st
+        st = self._full(ik, st)
+        st.duplicate_replies += 1
+        st.last_duplicate_reply = t
+        _fight_pair(st, first, second)
+        if self.record_events:
+            self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
+                                      mac=second, previous=first, requester=requester))
+        return st
+
+    # -- housekeeping -------------------------------------------------------
+
+    def _end_batch(self) -> None:
+        if (self.now - self._pruned > PRUNE_EVERY
+                or len(self.asked) + len(self.answered) > MAX_PENDING):
+            self._prune()
+        if self.max_ips is not None and len(self._ips) > self.max_ips:
+            self._evict_down(self.max_ips)
 
     def _prune(self) -> None:
         """Forget requests and replies older than the duplicate window.
@@ -300,26 +657,196 @@ class OwnershipTracker:
             self.answered.clear()
         self._pruned = self.now
 
-    def _duplicate_reply(self, st: IpState, first: bytes, second: bytes, requester: bytes,
-                         t: float) -> None:
-        st.duplicate_replies += 1
-        st.last_duplicate_reply = t
-        _fight_pair(st, first, second)
-        if self.record_events:
-            self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
-                                      mac=second, previous=first, requester=requester))
+    def protected(self, key: Key) -> bool:
+        """Whether ``key`` is never evicted (its address is in :attr:`protect`)."""
+        return self.protect is not None and key[2] in self.protect
+
+    def _evict_down(self, cap: int) -> None:
+        """Evict the least recently claimed unprotected IPs until at most ``cap`` are tracked.
+
+        The order is listed for an eighth of the table at a time (a sort by
+        last claim); an IP claimed since it was listed is skipped, so the IP
+        evicted is always the least recently claimed one.
+        """
+        ips = self._ips
+        protect = self.protect
+        while len(ips) > cap:
+            if not self._order:
+                self._list_order(max(len(ips) - cap, cap // EVICT_BATCH))
+                if not self._order:
+                    return  # everything left is protected
+            ik, last = self._order.pop()
+            st = ips.get(ik)
+            if st is None or st.run_last != last:
+                continue
+            if protect is not None and (ik if ik.__class__ is bytes else ik[2]) in protect:
+                continue
+            self._evict(ik, st)
+
+    def _list_order(self, k: int) -> None:
+        keys = list(self._ips)
+        lasts = [st.run_last for st in self._ips.values()]
+        protect = self.protect
+        out = []
+        for i in sorted(range(len(keys)), key=lasts.__getitem__):
+            ik = keys[i]
+            if protect is not None and (ik if ik.__class__ is bytes else ik[2]) in protect:
+                continue
+            out.append((ik, lasts[i]))
+            if len(out) >= k:
+                break
+        out.reverse()
+        self._order = out
+
+    def _evict(self, ik: IKey, st: Quiet | IpState) -> None:
+        del self._ips[ik]
+        gone = self._gone
+        first = st.first_seen if st.__class__ is IpState else st.run_first  # type: ignore[union-attr]
+        if self._gone_first is None or first < self._gone_first:
+            self._gone_first = first
+        if st.__class__ is IpState:
+            gone.run_frames += st.frames  # type: ignore[union-attr]
+            for mac in {st.owner, *st.closed}:  # type: ignore[union-attr]
+                self._unpair(mac, ik)
+        else:
+            gone.run_frames += st.run_frames
+            self._unpair(st.owner, ik)
+        gone.requests += st.requests
+        gone.gratuitous += st.gratuitous
+        self._gone_mismatch += st.eth_mismatch
+        self.evictions += 1
+        if self._hooks:
+            key = public_key(ik)
+            for hook in self._hooks:
+                hook(key)
+
+    def on_evict(self, hook: Callable[[Key], None]) -> None:
+        """Call ``hook(key)`` whenever an IP is evicted, so that another per-IP table drops it too.
+
+        A table keyed by :data:`Key` (or by (Key, anything)) that adds entries
+        only for keys the tracker holds (``key in tracker.ips``) and deletes
+        them in this hook is bounded by the same cap and keeps the same IPs
+        (VIPs and node IPs are never evicted).
+        """
+        self._hooks.append(hook)
 
     # -- reading ----------------------------------------------------------
 
+    def records(self) -> Iterator[tuple[Key, Quiet | IpState]]:
+        """(key, record) of every tracked IP; a record is a :class:`Quiet` or an :class:`IpState`."""
+        ips = self._ips
+        for ik in list(ips):
+            st = ips.get(ik)
+            if st is not None:
+                yield public_key(ik), st
+
+    def first_seen(self) -> float | None:
+        """The earliest first claim of any IP seen (tracked, evicted or untracked), or None."""
+        first = self._gone_first
+        for st in list(self._ips.values()):
+            t = st.first_seen if st.__class__ is IpState else st.run_first  # type: ignore[union-attr]
+            if first is None or t < first:
+                first = t
+        return first
+
+    def state(self, key: Key) -> IpState | None:
+        """The :class:`IpState` of ``key`` (a copy for a compact record), or None."""
+        st = self._ips.get(ikey(key))
+        if st is None:
+            return None
+        if st.__class__ is IpState:
+            return st  # type: ignore[return-value]
+        return st.full(key, self.max_runs)  # type: ignore[union-attr]
+
+    def totals(self) -> dict[str, int]:
+        """Claims, requests, replies, gratuitous claims and mismatches of every IP ever seen."""
+        frames = self._gone.run_frames
+        requests = self._gone.requests
+        grat = self._gone.gratuitous
+        mism = self._gone_mismatch
+        for st in list(self._ips.values()):
+            frames += st.frames if st.__class__ is IpState else st.run_frames  # type: ignore[union-attr]
+            requests += st.requests
+            grat += st.gratuitous
+            mism += st.eth_mismatch
+        return {"frames": frames, "requests": requests, "replies": frames - requests,
+                "gratuitous": grat, "eth_mismatch": mism}
+
+    def table(self) -> dict[str, Any]:
+        """The report's ``table`` object: tracked IPs and MACs, the cap, evictions."""
+        return {"ips": len(self._ips), "macs": len(self._macs), "max_ips": self.max_ips,
+                "evictions": self.evictions}
+
     def other_ips(self, mac: bytes, key: Key) -> list[Key]:
         """Keys of other IPs this MAC claims (bounded list; the same IP on other VLANs is left out)."""
-        return [k for k in self.mac_ips.get(mac, ()) if k[2] != key[2]]
+        e = self._macs.get(mac)
+        if e is None:
+            return []
+        keys = list(e.keys)[:MAX_IPS_PER_MAC] if e.__class__ is MacIps else [e]  # type: ignore[union-attr]
+        return [k for k in map(public_key, keys) if k[2] != key[2]]
+
+    def other_ip_count(self, mac: bytes) -> int:
+        """How many IPs (counting the same IP on two VLANs twice) ``mac`` claimed, 0 if unknown."""
+        e = self._macs.get(mac)
+        if e is None:
+            return 0
+        return e.count if e.__class__ is MacIps else 1  # type: ignore[union-attr]
 
     def __iter__(self) -> Iterator[IpState]:
         return iter(self.ips.values())
 
     def __len__(self) -> int:
-        return len(self.ips)
+        return len(self._ips)
+
+
+class _IpTable(Mapping[Key, IpState]):
+    """The tracker's IPs by :data:`Key`, each as an :class:`IpState`."""
+
+    def __init__(self, tracker: OwnershipTracker) -> None:
+        self._t = tracker
+
+    def __getitem__(self, key: Key) -> IpState:
+        st = self._t.state(key)
+        if st is None:
+            raise KeyError(key)
+        return st
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        st = self._t.state(key)
+        return default if st is None else st
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 3 and ikey(key) in self._t._ips  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Key]:
+        return map(public_key, list(self._t._ips))
+
+    def __len__(self) -> int:
+        return len(self._t._ips)
+
+    def values(self) -> Any:
+        max_runs = self._t.max_runs
+        return [st if st.__class__ is IpState else st.full(key, max_runs)  # type: ignore[union-attr]
+                for key, st in self._t.records()]
+
+
+class _MacCounts(Mapping[bytes, int]):
+    """MAC → number of IPs it claimed, for the MACs the tracker knows."""
+
+    def __init__(self, tracker: OwnershipTracker) -> None:
+        self._t = tracker
+
+    def __getitem__(self, mac: bytes) -> int:
+        n = self._t.other_ip_count(mac)
+        if not n:
+            raise KeyError(mac)
+        return n
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(list(self._t._macs))
+
+    def __len__(self) -> int:
+        return len(self._t._macs)
 
 
 def _fight_pair(st: IpState, a: bytes, b: bytes) -> None:

@@ -128,8 +128,8 @@ def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
     ordered = list(st.claimants().items())  # by first claim: stable
     keep = ordered[:max_macs]
     out = [(format_mac(m), nodes.get(m, ""), c.frames) for m, c in keep]
-    if len(ordered) > max_macs:
-        out.append((OTHER, "", sum(c.frames for _, c in ordered[max_macs:])))
+    if len(ordered) > max_macs or st.dropped_frames:  # the tracker's own crowd counts as "other"
+        out.append((OTHER, "", sum(c.frames for _, c in ordered[max_macs:]) + st.dropped_frames))
     return tuple(out), frozenset(m for m, _ in keep)
 
 
@@ -137,7 +137,8 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
             max_macs: int) -> IpSample:
     vlan, inner, ip = st.key
     macs = list(dict.fromkeys([st.owner, *st.closed]))
-    distinct = len({nodes[m] for m in macs if m in nodes}) + sum(1 for m in macs if m not in nodes)
+    distinct = (len({nodes[m] for m in macs if m in nodes}) + sum(1 for m in macs if m not in nodes)
+                + st.dropped_claimants)  # a crowd of MACs without statistics: unknown nodes
     last_fight = max(st.last_flip_flop or -1e18, st.last_duplicate_reply or -1e18)
     frames, labelled = _bounded_macs(st, nodes, max_macs)
     return IpSample(
@@ -145,7 +146,7 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
         vlan="" if vlan is None else (str(vlan) if inner is None else f"{vlan}.{inner}"),
         macs=frames, owner=format_mac(st.owner) if st.owner in labelled else OTHER,
         owner_node=nodes.get(st.owner, "") if st.owner in labelled else "",
-        claimants=len(macs), nodes=distinct,
+        claimants=st.claimant_count, nodes=distinct,
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
         contested=(verdict(st, nodes) == CONTESTED and distinct > 1
                    and now - last_fight <= horizon),
