@@ -255,7 +255,8 @@ class IpState:
 class ClaimBatch:
     """One chunk of claims, grouped per IP by a vectorized decoder (see :meth:`OwnershipTracker.feed_batch`).
 
-    Claims are numbered 0..n-1 in their order; every list is in that order.
+    Claims are numbered 0..n-1 in their order; every list is in that order (``groups`` and
+    ``mixed`` each by the number of their IP's first claim).
     Replaying the chunk claim by claim through :meth:`OwnershipTracker.feed_all`
     gives the same state — a property the tests check.
     """
@@ -350,6 +351,9 @@ class OwnershipTracker:
         self._gone_mismatch = 0
         self._hooks: list[Callable[[Key], None]] = []
         self._order: list[tuple[IKey, float]] = []  # eviction candidates, least recent last
+        self._later: list[tuple[int, bool, bytes, IKey]] | None = None
+        """In :meth:`feed_batch`: identity-table changes, applied in claim order at the end."""
+        self._cur = 0  # the claim number being accounted (feed_batch)
         self.ips: Mapping[Key, IpState] = _IpTable(self)
         """Every tracked IP as an :class:`IpState` (compact records are expanded on access)."""
         self.mac_ip_counts: Mapping[bytes, int] = _MacCounts(self)
@@ -433,9 +437,19 @@ class OwnershipTracker:
         events = self.events
         record = self.record_events
         tags: list[int] = []
+        later = self._later = []
+        mixed = b.mixed
+        mi = 0  # IPs with several MACs go in between, in order of their first claim
+        upcoming = mixed[0][1][0][0] if mixed else -1
         for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
+            if 0 <= upcoming < idx:
+                while mi < len(mixed) and mixed[mi][1][0][0] < idx:
+                    self._mixed(mixed[mi], tags)
+                    mi += 1
+                upcoming = mixed[mi][1][0][0] if mi < len(mixed) else -1
             st = get(ik)
             before = len(events)
+            self._cur = idx
             if st is None:
                 spa = ik if ik.__class__ is bytes else ik[2]
                 if track is not None and spa not in track:
@@ -461,33 +475,16 @@ class OwnershipTracker:
                     self._mismatch(ik, st, mism)
             if record and len(events) > before:
                 tags += [idx] * (len(events) - before)
-        for ik, claims, req, grat, mism in b.mixed:
-            st = get(ik)
-            for idx, t, sha in claims:
-                before = len(events)
-                if st is None:
-                    spa = ik if ik.__class__ is bytes else ik[2]
-                    if track is not None and spa not in track:
-                        self._untracked(sha, ik, t)
-                        continue
-                    st = ips[ik] = Quiet(sha, t, t)
-                    self._new_claimant(ik, sha, t)
-                elif sha == st.owner:
-                    st.run_frames += 1
-                    st.run_last = t
+        for item in mixed[mi:]:
+            self._mixed(item, tags)
+        self._later = None
+        if later:  # the identity table learns pairs in claim order, as claim by claim
+            later.sort(key=_first)
+            for _, add, mac, ik in later:
+                if add:
+                    self._pair(mac, ik)
                 else:
-                    st = self._change(ik, st, sha, t)
-                if record and len(events) > before:
-                    tags += [idx] * (len(events) - before)
-            if st is None:  # untracked
-                gone.requests += req
-                gone.gratuitous += grat
-                self._gone_mismatch += mism
-            else:
-                st.requests += req
-                st.gratuitous += grat
-                if mism:
-                    self._mismatch(ik, st, mism)
+                    self._unpair(mac, ik)
         if b.candidates:
             asked_get = self.asked.get
             dup_window = self.dup_window
@@ -511,6 +508,55 @@ class OwnershipTracker:
         if b.now > self.now:
             self.now = b.now
         self._end_batch()
+
+    def horizons(self, batch_now: float) -> tuple[float, float]:
+        """For a chunk whose latest claim is at ``batch_now``: (``lookup``, ``keep``).
+
+        A reply later than ``lookup`` cannot pair with anything in the reply
+        table (every entry there is older than ``lookup`` minus the window), so
+        it need not be looked up; a request or reply older than ``keep`` would
+        be pruned at the end of the chunk anyway, so it need not be inserted.
+        """
+        now = max(self.now, batch_now)
+        keep = now - self.dup_window if now - self._pruned > PRUNE_EVERY else float("-inf")
+        return self.now + self.dup_window, keep
+
+    def _mixed(self, item: tuple[IKey, list[tuple[int, float, bytes]], int, int, int],
+               tags: list[int]) -> None:
+        """An IP claimed by several MACs in a :class:`ClaimBatch`: its claims one by one."""
+        ik, claims, req, grat, mism = item
+        get = self._ips.get
+        events = self.events
+        record = self.record_events
+        track = self.track
+        gone = self._gone
+        st = get(ik)
+        for idx, t, sha in claims:
+            before = len(events)
+            self._cur = idx
+            if st is None:
+                spa = ik if ik.__class__ is bytes else ik[2]
+                if track is not None and spa not in track:
+                    self._untracked(sha, ik, t)
+                    continue
+                st = self._ips[ik] = Quiet(sha, t, t)
+                self._new_claimant(ik, sha, t)
+            elif sha == st.owner:
+                st.run_frames += 1
+                st.run_last = t
+            else:
+                st = self._change(ik, st, sha, t)
+            if record and len(events) > before:
+                tags += [idx] * (len(events) - before)
+        if st is None:  # untracked
+            gone.requests += req
+            gone.gratuitous += grat
+            self._gone_mismatch += mism
+        else:
+            st.requests += req
+            st.gratuitous += grat
+            if mism:
+                self._mismatch(ik, st, mism)
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events."""
@@ -537,10 +583,22 @@ class OwnershipTracker:
             macs[mac] = MacIps({e: None, ik: None}, 2)
         return True
 
+    def _link(self, mac: bytes, ik: IKey) -> None:
+        if self._later is None:
+            self._pair(mac, ik)
+        else:
+            self._later.append((self._cur, True, mac, ik))
+
+    def _unlink(self, mac: bytes, ik: IKey) -> None:
+        if self._later is None:
+            self._unpair(mac, ik)
+        else:
+            self._later.append((self._cur, False, mac, ik))
+
     def _untracked(self, mac: bytes, ik: IKey, t: float) -> None:
         """A claim of an IP outside :attr:`track`: only its totals and identity are kept."""
         self._gone.run_frames += 1
-        self._pair(mac, ik)
+        self._link(mac, ik)
         if self._gone_first is None or t < self._gone_first:
             self._gone_first = t
 
@@ -561,7 +619,7 @@ class OwnershipTracker:
 
     def _new_claimant(self, ik: IKey, mac: bytes, t: float) -> None:
         self.claimant_pairs += 1
-        self._pair(mac, ik)
+        self._link(mac, ik)
         if self.record_events:
             self.events.append(Change(kind="new_claimant", time=t, key=public_key(ik), mac=mac))
 
@@ -588,7 +646,7 @@ class OwnershipTracker:
             st.dropped_frames += st.run_frames
             if st.dropped_first is None or st.run_first < st.dropped_first:
                 st.dropped_first = st.run_first
-            self._unpair(old, ik)
+            self._unlink(old, ik)
         st.runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
         st.changes += 1
         returning = closed.get(mac)
@@ -847,6 +905,10 @@ class _MacCounts(Mapping[bytes, int]):
 
     def __len__(self) -> int:
         return len(self._t._macs)
+
+
+def _first(x: tuple[int, bool, bytes, IKey]) -> int:
+    return x[0]
 
 
 def _fight_pair(st: IpState, a: bytes, b: bytes) -> None:

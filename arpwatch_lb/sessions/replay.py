@@ -61,8 +61,13 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
         raise
     with _fewer_gc_passes():
         if len(readers) == 1:
-            for batch in readers[0].batches():
-                tracker.feed_all(batch)
+            for batch in readers[0].column_batches():
+                if batch.__class__ is list:
+                    tracker.feed_all(batch)  # type: ignore[arg-type]
+                else:  # an Ethernet pcap chunk as columns: folded per IP (sources.columns)
+                    from ..sources.columns import fold
+
+                    tracker.feed_batch(fold(batch, tracker))  # type: ignore[arg-type]
         else:
             merged = heapq.merge(*readers, key=itemgetter(0))
             while batch := list(islice(merged, MERGE_BATCH)):

@@ -37,13 +37,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..core.frames import LINKTYPE_ETHERNET, SUPPORTED_LINKTYPES, Claim, decode, malformed_counts
+
+if TYPE_CHECKING:
+    from .columns import Columns
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
 CHUNK_SIZE = 1 << 17  # 128 KiB: claims of a chunk are tracked while still in the CPU cache
+COLUMN_CHUNK = 1 << 22  # 4 MiB: the vectorized path pays per chunk, so chunks are larger
 MAX_RECORD = 1 << 18  # 256 KiB: larger captured lengths mean a corrupt file
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -154,9 +158,21 @@ class CaptureReader:
 
     def batches(self) -> Iterator[list[Claim]]:
         """Yield the claims in file order, one list per chunk read."""
+        return self._batches(False)  # type: ignore[return-value]
+
+    def column_batches(self) -> Iterator[list[Claim] | Columns]:
+        """Like :meth:`batches`, but an Ethernet pcap comes as :class:`~.columns.Columns`.
+
+        The vectorized path (:mod:`.columns`, needs numpy) for the common
+        capture; anything else (pcapng, cooked captures, no numpy) still comes
+        as lists of claims.
+        """
+        return self._batches(columns_available())
+
+    def _batches(self, columns: bool) -> Iterator[list[Claim] | Columns]:
         try:
             if self.format == "pcap":
-                yield from self._pcap()
+                yield from self._pcap(columns)
             else:
                 yield from self._pcapng()
         except EOFError:
@@ -169,14 +185,16 @@ class CaptureReader:
         finally:
             self.close()
 
-    def _windows(self, head: bytes = b"") -> Iterator[tuple[bytearray, int]]:
+    def _windows(self, head: bytes = b"", size: int | None = None
+                 ) -> Iterator[tuple[bytearray, int]]:
         """Yield ``(buf, n)``: ``buf[:n]`` is unconsumed data followed by a fresh chunk.
 
         The caller sets :attr:`_consumed` to how far it got before asking for
         the next window; the rest is carried over.  One buffer is reused for
         the whole file: no allocation (and no page faults) per chunk.
         """
-        buf = bytearray(CHUNK_SIZE + 2 * MAX_RECORD)
+        chunk = CHUNK_SIZE if size is None else size
+        buf = bytearray(chunk + 2 * MAX_RECORD)
         view = memoryview(buf)
         left = len(head)
         buf[:left] = head
@@ -184,7 +202,7 @@ class CaptureReader:
                     else self._stream.readinto)  # type: ignore[attr-defined]
         try:
             while True:
-                got = readinto(view[left:left + CHUNK_SIZE])
+                got = readinto(view[left:left + chunk])
                 if not got:
                     break
                 if self.progress is not None:
@@ -225,7 +243,7 @@ class CaptureReader:
 
     # -- pcap -------------------------------------------------------------
 
-    def _pcap(self) -> Iterator[list[Claim]]:
+    def _pcap(self, columns: bool = False) -> Iterator[list[Claim] | Columns]:
         endian, tsunit = PCAP_MAGICS[self._magic]
         rest = self._stream.read(20)
         if len(rest) < 20:
@@ -235,6 +253,9 @@ class CaptureReader:
         linktype &= 0x03FFFFFF  # bits 26-31 carry FCS information (libpcap LT_LINKTYPE)
         if linktype not in SUPPORTED_LINKTYPES:
             self._note_unsupported(linktype)
+        if columns and linktype == LINKTYPE_ETHERNET:
+            yield from self._pcap_columns(endian, tsunit)
+            return
         scan = self._scan_pcap_ethernet if linktype == LINKTYPE_ETHERNET else self._scan_pcap_generic
         pos = 24  # file offset of buf[0], for messages
         for buf, n in self._windows():
@@ -248,6 +269,33 @@ class CaptureReader:
             self._consumed = off
             pos += off
             yield out
+        if self._leftover:
+            self._note_truncated(self._leftover, endian)
+
+    def _pcap_columns(self, endian: str, tsunit: float) -> Iterator[Columns]:
+        """Ethernet pcap records as columns (:func:`.columns.scan`), 4 MiB at a time."""
+        from .columns import scan
+
+        corrupt: list[int] = []
+
+        def slow(buf: bytearray, start: int, limit: int, out: list[Claim]) -> int:
+            try:
+                return self._scan_pcap_ethernet(buf, limit, endian, tsunit, LINKTYPE_ETHERNET,
+                                                out, start)
+            except _Corrupt as exc:  # scan() stops there: it cannot get past
+                corrupt.append(exc.args[0])
+                return int(exc.args[0])
+
+        pos = 24
+        for buf, n in self._windows(size=COLUMN_CHUNK):
+            cols, off = scan(buf, n, endian, tsunit, self.counts, slow)
+            if corrupt:
+                self.error = f"{self.path}: corrupt record at byte {pos + corrupt[0]}; stopped there"
+                yield cols
+                return
+            self._consumed = off
+            pos += off
+            yield cols
         if self._leftover:
             self._note_truncated(self._leftover, endian)
 
@@ -294,8 +342,8 @@ class CaptureReader:
         return off
 
     def _scan_pcap_ethernet(self, buf: bytearray, n: int, endian: str, tsunit: float, linktype: int,
-                            out: list[Claim]) -> int:
-        """The hot path: Ethernet pcap records (see the module docstring)."""
+                            out: list[Claim], start: int = 0) -> int:
+        """The hot path: Ethernet pcap records from ``start`` (see the module docstring)."""
         hdr = struct.Struct(endian + "IIII").unpack_from
         caplen = struct.Struct(endian + "8xI").unpack_from
         full = _block_struct(endian, 42).unpack_from  # header + Ethernet + ARP of one record
@@ -305,11 +353,11 @@ class CaptureReader:
         mk = _new_claim
         append = out.append
         tags = _TAG_FIRST_BYTES
-        off = 0
         prevcap = -1
         cool = 0
         rare = nonarp = 0  # total = claims + nonarp + rare, summed once at the end
         first = len(out)  # out holds claims only: claims = len(out) - first
+        off = start
         # Per non-ARP frame: one unpack, two index reads, four compares.
         while off + 16 <= n:
             (cap,) = caplen(buf, off)
@@ -498,6 +546,21 @@ class CaptureReader:
             out.append(r)
         else:
             counts[r] += 1
+
+
+def columns_available() -> bool:
+    """Whether the vectorized path can run (numpy installed, not switched off).
+
+    ``ARPWATCH_LB_PURE_PYTHON=1`` in the environment keeps every reader on
+    the pure-Python path (tests compare the two).
+    """
+    import os
+
+    if os.environ.get("ARPWATCH_LB_PURE_PYTHON"):
+        return False
+    from .columns import AVAILABLE
+
+    return AVAILABLE
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper
