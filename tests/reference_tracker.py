@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from arpwatch_lb.core.frames import Claim
+from arpwatch_lb.core.tracker import Change, ClaimantStats, IpState, Run, ikey
 
 Key = tuple[int | None, int | None, bytes]
 """(VLAN, inner VLAN, IPv4 address bytes)."""
@@ -22,98 +22,12 @@ MAX_IPS_PER_MAC = 16  # "other IPs" remembered per MAC (the count stays exact)
 MAX_FIGHT_PAIRS = 32  # MAC pairs remembered per IP for flip-flops / duplicate replies
 
 
-@dataclass(slots=True)
-class Run:
-    """A stretch of consecutive claims of one IP by one MAC."""
-
-    mac: bytes
-    first: float
-    last: float
-    frames: int
 
 
-@dataclass(slots=True)
-class ClaimantStats:
-    """What one MAC did for one IP (closed runs only; see :meth:`IpState.claimants`)."""
-
-    frames: int = 0
-    first: float = 0.0
-    last: float = 0.0
-    runs: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Change:
-    """A transition worth telling someone about (a fact, not a judgement)."""
-
-    kind: str
-    """``new_claimant``, ``owner_changed``, ``flip_flop`` or ``duplicate_reply``."""
-    time: float
-    key: Key
-    mac: bytes
-    previous: bytes | None = None
-    requester: bytes | None = None
-    """For duplicate replies: the requester's IP."""
 
 
-@dataclass(slots=True, eq=False)
-class IpState:
-    """Everything known about one (VLAN, inner VLAN, IP)."""
-
-    key: Key
-    owner: bytes
-    run_first: float
-    run_last: float
-    run_frames: int = 1
-    closed: dict[bytes, ClaimantStats] = field(default_factory=dict)
-    runs: deque[Run] = field(default_factory=deque)
-    changes: int = 0
-    flip_flops: int = 0
-    duplicate_replies: int = 0
-    requests: int = 0
-    replies: int = 0
-    gratuitous: int = 0
-    eth_mismatch: int = 0
-    first_flip_flop: float | None = None
-    last_flip_flop: float | None = None
-    last_duplicate_reply: float | None = None
-    fight_pairs: dict[tuple[bytes, bytes], int] | None = None
-    """Which two MACs each flip-flop or duplicate reply was between (sorted pair → count),
-    created on the first one; at most ``MAX_FIGHT_PAIRS`` pairs."""
-    fight_pairs_overflow: bool = False
-    """More distinct pairs fought than were remembered (policy must assume the worst)."""
-
-    @property
-    def frames(self) -> int:
-        """Claims seen for this IP, all MACs."""
-        return self.run_frames + sum(c.frames for c in self.closed.values())
-
-    @property
-    def first_seen(self) -> float:
-        """Time of the first claim."""
-        return min([self.run_first, *(c.first for c in self.closed.values())])
-
-    @property
-    def last_seen(self) -> float:
-        """Time of the latest claim."""
-        return self.run_last
-
-    def claimants(self) -> dict[bytes, ClaimantStats]:
-        """Per-MAC totals including the open run, oldest first claim first."""
-        out = {mac: ClaimantStats(c.frames, c.first, c.last, c.runs)
-               for mac, c in self.closed.items()}
-        cur = out.get(self.owner)
-        if cur is None:
-            out[self.owner] = ClaimantStats(self.run_frames, self.run_first, self.run_last, 1)
-        else:
-            cur.frames += self.run_frames
-            cur.last = self.run_last
-            cur.runs += 1
-        return dict(sorted(out.items(), key=lambda kv: (kv[1].first, kv[0])))
-
-    def timeline(self) -> list[Run]:
-        """Owner runs, oldest first, ending with the open run (bounded)."""
-        return [*self.runs, Run(self.owner, self.run_first, self.run_last, self.run_frames)]
 
 
 class OwnershipTracker:
@@ -182,13 +96,10 @@ class OwnershipTracker:
                 st.gratuitous += 1
                 if op == 1:
                     st.requests += 1
-                else:
-                    st.replies += 1
             elif op == 1:
                 st.requests += 1
                 asked[(vlan, inner, tpa, spa)] = t
             else:
-                st.replies += 1
                 rk = (vlan, inner, spa, tpa)
                 prev = answered_get(rk)
                 if prev is not None and prev[0] != sha and t - prev[1] <= dup_window:
@@ -301,6 +212,13 @@ class ReferenceTracker(OwnershipTracker):
     """The old tracker with the few read methods the report now uses."""
 
     max_ips = None
+
+    @property
+    def _ips(self) -> dict:
+        return {ikey(k): st for k, st in self.ips.items()}
+
+    def state(self, key):
+        return self.ips.get(key)
 
     def totals(self) -> dict[str, int]:
         ips = list(self.ips.values())

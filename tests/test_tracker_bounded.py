@@ -139,7 +139,7 @@ def test_eviction_never_touches_vips_and_keeps_their_state(claims: list[Claim], 
         bounded.feed_all(batch)
         full.feed_all(batch)
         unprotected = [k for k in bounded.ips if k[2] not in protect]
-        assert len(bounded) <= cap or not unprotected  # the cap holds, VIPs aside
+        assert bounded.table()["entries"] <= cap or not unprotected  # the cap holds, VIPs aside
         for k in evicted[before:]:  # least recently claimed first
             assert k[2] not in protect
             assert all(last[k] <= last[other] for other in unprotected)
@@ -180,13 +180,14 @@ def test_a_spray_leaves_a_named_vips_verdict_alone() -> None:
         tracker.feed_all(spray(500, start=20.0 + k, base=500 * k))
     st_ = tracker.ips[(None, None, vip)]
     assert verdict(st_) == CONTESTED and st_.flip_flops == 8
-    assert len(tracker) <= 100 and tracker.evictions == 10_000 + 1 - 100
-    assert len(tracker.mac_ip_counts) == 99 + 2  # the sprayed MACs still tracked, and the VIP's two
+    # the VIP's full record remembers 2 claimants and 9 runs: 12 entries of the 100
+    assert len(tracker) == 100 - 11 and tracker.evictions == 10_000 + 1 - len(tracker)
+    assert len(tracker.mac_ip_counts) == 88 + 2  # the sprayed MACs still tracked, and the VIP's two
     assert tracker.totals()["frames"] == 10 + 10_000
     doc = build_report(tracker, {}, parse_vips(["192.0.2.10"]))
     assert [e["verdict"] for e in doc["ips"]] == [CONTESTED]
-    assert doc["table"] == {"ips": 100, "macs": len(tracker.mac_ip_counts), "max_ips": 100,
-                            "evictions": 9901}
+    assert doc["table"] == {"ips": 89, "entries": 100, "macs": 90, "max_ips": 100,
+                            "evictions": 9912}
 
 
 def test_protection_follows_the_selection_at_run_time() -> None:
@@ -211,13 +212,26 @@ def test_nothing_evictable_keeps_everything() -> None:
 def test_a_crowd_of_macs_on_one_ip_is_bounded() -> None:
     vip = ip("192.0.2.10")
     crowd = [claim(i * 0.001, bytes((2, 0xAA, 0, 0, i >> 8, i & 0xFF)), vip) for i in range(3000)]
-    tracker = OwnershipTracker(max_ips=10)
+    tracker = OwnershipTracker(max_ips=1000, protect={vip})
     tracker.feed_all(crowd)
     st_ = tracker.ips[(None, None, vip)]
     assert len(st_.closed) == MAX_CLAIMANTS
     assert st_.frames == 3000 and st_.changes == 2999 and st_.claimant_count == 3000
     assert st_.first_seen == 0.0
     assert len(tracker.mac_ip_counts) <= MAX_CLAIMANTS + 1
+    assert tracker.table()["entries"] == 1 + MAX_CLAIMANTS + 64  # the IP, claimants, runs
+
+
+def test_an_address_sprayed_with_new_macs_weighs_its_history() -> None:
+    """Addresses reused with ever new MACs get full records; those count their claimants and
+    runs against the cap, so memory stays bounded like for a spray of new addresses."""
+    reuse = [claim(i * 0.001, bytes((2, 0xAB, 0, 0, i >> 8, i & 0xFF)), IPS[3 + i % 8])
+             for i in range(4000)]
+    tracker = OwnershipTracker(max_ips=100)
+    for k in range(0, 4000, 100):
+        tracker.feed_all(reuse[k:k + 100])
+        assert tracker.table()["entries"] <= 100
+    assert tracker.evictions > 0 and tracker.totals()["frames"] == 4000
 
 
 def test_evicted_ip_comes_back_fresh() -> None:

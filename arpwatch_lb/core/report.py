@@ -7,18 +7,19 @@ README; fields are only ever added, never renamed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .addresses import VipSet, format_ip, format_mac, parse_ip
+from .addresses import VipSet, format_ip, format_mac
 from .frames import malformed_counts
-from .tracker import IpState, OwnershipTracker
-from .verdicts import EXIT_ERROR, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
+from .tracker import IpState, Key, OwnershipTracker, Quiet, public_key
+from .verdicts import CONTESTED, EXIT_ERROR, OK, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
 
 if TYPE_CHECKING:
     from ..sessions.probe import ProbeRtts
 
-__all__ = ["SCHEMA", "build_report", "frames_section", "report_exit_status"]
+__all__ = ["SCHEMA", "build_report", "document_exit_status", "frames_section", "report_document",
+           "report_exit_status", "summary_counts"]
 
 SCHEMA = "arpwatch-lb/report/1"
 HOST_IPS = 4  # other IPs listed per claimant; ``other_ips`` has the exact count
@@ -98,16 +99,138 @@ def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
     }
 
 
-def _sort_key(entry: Mapping[str, Any]) -> tuple:
-    ip = tuple(int(p) for p in entry["ip"].split("."))
-    return (VERDICT_ORDER[entry["verdict"]], entry["vlan"] is not None, entry["vlan"] or 0,
-            entry["inner_vlan"] or 0, ip)
+def _quiet_entry(key: Key, q: Quiet, tracker: OwnershipTracker,
+                 nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+    """:func:`_ip_entry` of a compact record (one MAC, no change), without building an IpState."""
+    vlan, inner, ip = key
+    mac = format_mac(q.owner)
+    first, last, frames = _t(q.run_first), _t(q.run_last), q.run_frames
+    claimant = {"mac": mac, "frames": frames, "first_seen": first, "last_seen": last, "runs": 1,
+                "host_ips": [format_ip(k[2]) for k in tracker.other_ips(q.owner, key)[:HOST_IPS]],
+                "other_ips": max(tracker.other_ip_count(q.owner), 1) - 1}
+    if nodes is not None:
+        node = claimant["node"] = nodes.get(q.owner)
+    entry = {
+        "ip": format_ip(ip), "vlan": vlan, "inner_vlan": inner, "verdict": OK, "owner": mac,
+        "owner_since": first, "claimants": [claimant], "changes": 0, "flip_flops": 0,
+        "duplicate_replies": 0, "frames": frames, "requests": q.requests,
+        "replies": frames - q.requests, "gratuitous": q.gratuitous,
+        "eth_mismatch": q.eth_mismatch, "first_seen": first, "last_seen": last,
+        "first_flip_flop": None, "last_flip_flop": None,
+        "timeline": [{"mac": mac, "first": first, "last": last, "frames": frames}],
+        "timeline_complete": True,
+    }
+    if nodes is not None:
+        entry["nodes"] = [] if node is None else [node]
+        entry["same_node"] = False
+    return entry
 
 
 def select(tracker: OwnershipTracker, vips: VipSet) -> list[IpState]:
     """Tracked IPs that the VIP selection covers (all of them without ``--vip``)."""
-    get = tracker.ips.get
-    return [get(k) for k in tracker.ips if k[2] in vips]
+    return [tracker.state(k) for k, _ in tracker.records() if k[2] in vips]  # type: ignore[misc]
+
+
+def _ordered(tracker: OwnershipTracker, vips: VipSet, nodes: Mapping[bytes, str] | None
+             ) -> tuple[dict[str, list[Any]], list[bytes]]:
+    """The selected records' internal keys by verdict, each list in report order, and the
+    unclaimed single VIPs (sorted).  Report order: verdict, untagged before tagged, VLAN,
+    inner VLAN, address (four big-endian bytes sort as the number)."""
+    buckets: dict[str, list[Any]] = {v: [] for v in VERDICT_ORDER}
+    ok = buckets[OK]
+    claimed: set[bytes] = set()
+    everything = not vips
+    for ik, st in list(tracker._ips.items()):
+        spa = ik if ik.__class__ is bytes else ik[2]
+        claimed.add(spa)
+        if not everything and spa not in vips:
+            continue
+        if st.__class__ is IpState:
+            buckets[verdict(st, nodes)].append(ik)  # type: ignore[arg-type]
+        else:
+            ok.append(ik)
+    for v, keys in buckets.items():
+        plain = sorted(k for k in keys if k.__class__ is bytes)
+        tagged = sorted((k for k in keys if k.__class__ is not bytes),
+                        key=lambda k: (k[0], k[1] or 0, k[2]))
+        buckets[v] = plain + tagged
+    unclaimed = sorted(ip for ip in vips.singles if ip not in claimed)
+    return buckets, unclaimed
+
+
+def _entries(tracker: OwnershipTracker, buckets: Mapping[str, list[Any]], unclaimed: list[bytes],
+             nodes: Mapping[bytes, str] | None, probes: ProbeRtts | None
+             ) -> Iterator[dict[str, Any]]:
+    ips = tracker._ips
+    for v in VERDICT_ORDER:
+        if v == UNCLAIMED:
+            for ip in unclaimed:
+                e = _unclaimed_entry(ip)
+                if nodes is not None:
+                    e.update(nodes=[], same_node=False)
+                if probes is not None:
+                    e["probe_rtt"] = probes.ip_doc(ip)
+                yield e
+            continue
+        for ik in buckets[v]:
+            st = ips.get(ik)
+            if st is None:  # evicted meanwhile (a live session): leave it out
+                continue
+            key = public_key(ik)
+            if st.__class__ is IpState:
+                e = _ip_entry(st, tracker, nodes)  # type: ignore[arg-type]
+            else:
+                e = _quiet_entry(key, st, tracker, nodes)  # type: ignore[arg-type]
+            if probes is not None:
+                e["probe_rtt"] = probes.ip_doc(key[2])
+            yield e
+
+
+class _Entries:
+    """The report's IP entries, built anew on every iteration (a sink may pass twice)."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return _entries(*self.args)
+
+
+def report_document(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
+                    sources: Iterable[Mapping[str, Any]] = (), warnings: Iterable[str] = (),
+                    errors: Iterable[str] = (), mode: str = "replay",
+                    probes: ProbeRtts | None = None,
+                    nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+    """:func:`build_report` with ``ips`` an iterable: entries are built as a sink writes them.
+
+    For very large tables (a replay of an address spray): the summary is
+    counted first, then one entry at a time exists (each iteration builds
+    them anew).  Iterate before feeding the tracker again.
+    """
+    buckets, unclaimed = _ordered(tracker, vips, nodes)
+    summary = {v: len(buckets[v]) for v in VERDICT_ORDER}
+    summary[UNCLAIMED] = len(unclaimed)
+    first = tracker.first_seen()
+    doc = {
+        "schema": SCHEMA,
+        "mode": mode,
+        "window": tracker.window,
+        "duplicate_window": tracker.dup_window,
+        "vips": [str(n) for n in vips.networks],
+        "first_time": _t(first),
+        "last_time": _t(tracker.now) if first is not None else None,
+        "summary": {"ips": sum(summary.values()), **summary},
+        "ips": _Entries(tracker, buckets, unclaimed, nodes, probes),
+        "frames": frames_section(counts, tracker),
+        "sources": list(sources),
+        "warnings": list(warnings),
+        "errors": list(errors),
+    }
+    if probes is not None:
+        doc["probes"] = probes.report()
+    if tracker.max_ips is not None:
+        doc["table"] = tracker.table()
+    return doc
 
 
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
@@ -121,42 +244,29 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     a ``probe_rtt`` to every IP.  ``nodes`` (MAC → node name, ``--kubernetes``):
     adds ``node`` to every claimant and ``nodes``/``same_node`` to every IP,
     and the verdicts are judged per node (:func:`arpwatch_lb.core.verdicts.verdict`).
+    With a capped tracker, the ``table`` object (entries, cap, evictions).
     """
-    entries = [_ip_entry(st, tracker, nodes) for st in select(tracker, vips)]
-    claimed: set[bytes] = {k[2] for k in tracker.ips}
-    unclaimed = [_unclaimed_entry(ip) for ip in vips.singles if ip not in claimed]
-    if nodes is not None:
-        for e in unclaimed:
-            e.update(nodes=[], same_node=False)
-    entries += unclaimed
-    if probes is not None:
-        for e in entries:
-            e["probe_rtt"] = probes.ip_doc(parse_ip(e["ip"]))
-    entries.sort(key=_sort_key)
-    summary = {v: 0 for v in VERDICT_ORDER}
-    for e in entries:
-        summary[e["verdict"]] += 1
-    first = tracker.first_seen()
-    doc = {
-        "schema": SCHEMA,
-        "mode": mode,
-        "window": tracker.window,
-        "duplicate_window": tracker.dup_window,
-        "vips": [str(n) for n in vips.networks],
-        "first_time": _t(first),
-        "last_time": _t(tracker.now) if first is not None else None,
-        "summary": {"ips": len(entries), **summary},
-        "ips": entries,
-        "frames": frames_section(counts, tracker),
-        "sources": list(sources),
-        "warnings": list(warnings),
-        "errors": list(errors),
-    }
-    if probes is not None:
-        doc["probes"] = probes.report()
-    if tracker.max_ips is not None:
-        doc["table"] = tracker.table()
+    doc = report_document(tracker, counts, vips, sources, warnings, errors, mode, probes, nodes)
+    doc["ips"] = list(doc["ips"])
+    doc["summary"]["ips"] = len(doc["ips"])
     return doc
+
+
+def summary_counts(tracker: OwnershipTracker, vips: VipSet,
+                   nodes: Mapping[bytes, str] | None = None) -> dict[str, int]:
+    """The report's ``summary`` object alone, without building entries (periodic summaries)."""
+    buckets, unclaimed = _ordered(tracker, vips, nodes)
+    summary = {v: len(buckets[v]) for v in VERDICT_ORDER}
+    summary[UNCLAIMED] = len(unclaimed)
+    return {"ips": sum(summary.values()), **summary}
+
+
+def document_exit_status(doc: Mapping[str, Any]) -> int:
+    """:func:`report_exit_status` from the summary (for a document whose ``ips`` are streamed)."""
+    if doc["errors"]:
+        return EXIT_ERROR
+    s = doc["summary"]
+    return exit_status([CONTESTED] * s[CONTESTED] + [UNCLAIMED] * s[UNCLAIMED])
 
 
 def report_exit_status(report: Mapping[str, Any]) -> int:

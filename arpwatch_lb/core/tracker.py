@@ -30,8 +30,8 @@ Theory of operation, per (VLAN, inner VLAN, IP) key:
 * Per IP, which two MACs each flip-flop or duplicate reply was between
   (``fight_pairs``, bounded): policy that knows which MACs belong to one
   machine (:mod:`arpwatch_lb.core.verdicts` with a MAC → node mapping) needs it.
-* Finished runs are kept in a bounded deque (``max_runs``); all counters are
-  exact regardless.
+* Finished runs are kept in a bounded list (the last ``max_runs``); all
+  counters are exact regardless.
 
 **Compact state.**  An IP that only ever had one MAC is a :class:`Quiet`
 record — owner, first and last claim, three counters — about 200 bytes with
@@ -41,9 +41,11 @@ keyed by its four address bytes alone, a tagged one by the (VLAN, inner VLAN,
 IP) tuple; :attr:`OwnershipTracker.ips` shows every IP as an :class:`IpState`
 under its :data:`Key`, whatever its record.
 
-**Bounded state** (``max_ips``).  At the end of every batch, while more IPs
-are tracked than the cap, the least recently claimed IP (smallest last-claim
-network time) is evicted — except IPs in ``protect`` (VIPs, node addresses:
+**Bounded state** (``max_ips``).  The table's *entries* are its IPs plus the
+claimants and runs that full records remember (so an address sprayed with
+ever new MACs weighs what several addresses weigh).  At the end of every
+batch, while there are more entries than the cap, the least recently claimed
+IP (smallest last-claim network time) is evicted — except IPs in ``protect`` (VIPs, node addresses:
 the session's selection, which may change at run time).  An evicted IP's
 claim counts stay in the totals (:meth:`OwnershipTracker.totals`); its state
 is gone, and a later claim starts it afresh.  Every per-IP table elsewhere
@@ -71,7 +73,6 @@ instead of one per claim.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,8 @@ IKey = Any
 DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
 DEFAULT_MAX_RUNS = 64
+DEFAULT_MAX_IPS = 50_000
+"""The cap ``watch`` and ``probe`` use: about 30 MB of state (README: "Memory")."""
 PRUNE_EVERY = 10.0  # s of network time between prunes of the request/reply tables
 MAX_PENDING = 1 << 18  # remembered requests + replies before a prune is forced
 MAX_IPS_PER_MAC = 16  # "other IPs" listed per MAC (the count stays exact)
@@ -154,7 +157,7 @@ class Quiet:
     def full(self, key: Key, max_runs: int) -> IpState:
         """The same facts as a full :class:`IpState`."""
         return IpState(key, self.owner, self.run_first, self.run_last, self.run_frames,
-                       runs=deque(maxlen=max_runs), requests=self.requests,
+                       requests=self.requests,
                        gratuitous=self.gratuitous, eth_mismatch=self.eth_mismatch)
 
 
@@ -179,7 +182,8 @@ class IpState:
     run_last: float
     run_frames: int = 1
     closed: dict[bytes, ClaimantStats] = field(default_factory=dict)
-    runs: deque[Run] = field(default_factory=deque)
+    runs: list[Run] = field(default_factory=list)
+    """The latest finished runs, oldest first (at most the tracker's ``max_runs``)."""
     changes: int = 0
     flip_flops: int = 0
     duplicate_replies: int = 0
@@ -346,6 +350,10 @@ class OwnershipTracker:
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
         self.evictions = 0
         """IPs evicted because the table was full."""
+        self._units = 0
+        """Claimants and runs remembered by full records: each counts like one IP against the cap."""
+        self.max_pending = MAX_PENDING if max_ips is None else min(MAX_PENDING, max(4096, max_ips))
+        """Requests + replies remembered before a prune is forced."""
         self._gone = Quiet(b"", 0.0, 0.0, 0)
         """Claim counts of evicted and untracked IPs (frames, requests, gratuitous)."""
         self._gone_mismatch = 0
@@ -642,12 +650,18 @@ class OwnershipTracker:
             prev.runs += 1
         elif len(closed) < MAX_CLAIMANTS:
             closed[old] = ClaimantStats(st.run_frames, st.run_first, st.run_last, 1)
+            self._units += 1
         else:  # a crowd of MACs: the late ones are counted, not remembered
             st.dropped_frames += st.run_frames
             if st.dropped_first is None or st.run_first < st.dropped_first:
                 st.dropped_first = st.run_first
             self._unlink(old, ik)
-        st.runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
+        runs = st.runs
+        runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
+        if len(runs) > self.max_runs:
+            del runs[0]
+        else:
+            self._units += 1
         st.changes += 1
         returning = closed.get(mac)
         flip = returning is not None and t - returning.last <= self.window
@@ -694,9 +708,9 @@ class OwnershipTracker:
 
     def _end_batch(self) -> None:
         if (self.now - self._pruned > PRUNE_EVERY
-                or len(self.asked) + len(self.answered) > MAX_PENDING):
+                or len(self.asked) + len(self.answered) > self.max_pending):
             self._prune()
-        if self.max_ips is not None and len(self._ips) > self.max_ips:
+        if self.max_ips is not None and len(self._ips) + self._units > self.max_ips:
             self._evict_down(self.max_ips)
 
     def _prune(self) -> None:
@@ -710,7 +724,7 @@ class OwnershipTracker:
         horizon = self.now - self.dup_window
         self.asked = {k: v for k, v in self.asked.items() if v >= horizon}
         self.answered = {k: v for k, v in self.answered.items() if v[1] >= horizon}
-        if len(self.asked) + len(self.answered) > MAX_PENDING:
+        if len(self.asked) + len(self.answered) > self.max_pending:
             self.asked.clear()
             self.answered.clear()
         self._pruned = self.now
@@ -720,7 +734,11 @@ class OwnershipTracker:
         return self.protect is not None and key[2] in self.protect
 
     def _evict_down(self, cap: int) -> None:
-        """Evict the least recently claimed unprotected IPs until at most ``cap`` are tracked.
+        """Evict the least recently claimed unprotected IPs until the table's entries fit ``cap``.
+
+        Entries: one per IP, plus one per claimant and per run a full record
+        remembers — so a spray that reuses addresses with new MACs is bounded
+        in memory like one of new addresses.
 
         The order is listed for an eighth of the table at a time (a sort by
         last claim); an IP claimed since it was listed is skipped, so the IP
@@ -728,9 +746,9 @@ class OwnershipTracker:
         """
         ips = self._ips
         protect = self.protect
-        while len(ips) > cap:
+        while len(ips) + self._units > cap:
             if not self._order:
-                self._list_order(max(len(ips) - cap, cap // EVICT_BATCH))
+                self._list_order(max(len(ips) + self._units - cap, cap // EVICT_BATCH))
                 if not self._order:
                     return  # everything left is protected
             ik, last = self._order.pop()
@@ -764,6 +782,7 @@ class OwnershipTracker:
             self._gone_first = first
         if st.__class__ is IpState:
             gone.run_frames += st.frames  # type: ignore[union-attr]
+            self._units -= len(st.closed) + len(st.runs)  # type: ignore[union-attr]
             for mac in {st.owner, *st.closed}:  # type: ignore[union-attr]
                 self._unpair(mac, ik)
         else:
@@ -832,8 +851,8 @@ class OwnershipTracker:
 
     def table(self) -> dict[str, Any]:
         """The report's ``table`` object: tracked IPs and MACs, the cap, evictions."""
-        return {"ips": len(self._ips), "macs": len(self._macs), "max_ips": self.max_ips,
-                "evictions": self.evictions}
+        return {"ips": len(self._ips), "entries": len(self._ips) + self._units,
+                "macs": len(self._macs), "max_ips": self.max_ips, "evictions": self.evictions}
 
     def other_ips(self, mac: bytes, key: Key) -> list[Key]:
         """Keys of other IPs this MAC claims (bounded list; the same IP on other VLANs is left out)."""
