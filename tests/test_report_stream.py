@@ -63,3 +63,15 @@ def test_lab_captures_stream_alike() -> None:
             out = io.StringIO()
             write_table(report_document(tracker, result.counts, ALL, result.sources), out)
             assert out.getvalue() == render_table(doc) + "\n", path.name
+
+
+@settings(max_examples=2000)
+@given(t=st.floats(0, 2**33, allow_nan=False) | st.integers(0, 2**32).map(lambda s: s + 0.5)
+       | st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 999_999)).map(
+           lambda p: p[0] + p[1] * 1e-6)
+       | st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 999_999_999)).map(
+           lambda p: p[0] + p[1] * 1e-9))
+def test_time_text_is_what_json_writes(t: float) -> None:
+    from arpwatch_lb.core.report import time_text
+
+    assert time_text(t) == repr(round(t, 6))

@@ -7,12 +7,13 @@ README; fields are only ever added, never renamed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .addresses import VipSet, format_ip, format_mac
 from .frames import malformed_counts
-from .tracker import IpState, Key, OwnershipTracker, Quiet, public_key
+from .tracker import IpState, Key, MacIps, OwnershipTracker, Quiet, public_key
 from .verdicts import CONTESTED, EXIT_ERROR, OK, UNCLAIMED, VERDICT_ORDER, exit_status, verdict
 
 if TYPE_CHECKING:
@@ -137,23 +138,25 @@ def _ordered(tracker: OwnershipTracker, vips: VipSet, nodes: Mapping[bytes, str]
     unclaimed single VIPs (sorted).  Report order: verdict, untagged before tagged, VLAN,
     inner VLAN, address (four big-endian bytes sort as the number)."""
     buckets: dict[str, list[Any]] = {v: [] for v in VERDICT_ORDER}
-    ok = buckets[OK]
-    claimed: set[bytes] = set()
-    everything = not vips
-    for ik, st in list(tracker._ips.items()):
-        spa = ik if ik.__class__ is bytes else ik[2]
-        claimed.add(spa)
-        if not everything and spa not in vips:
-            continue
-        if st.__class__ is IpState:
+    items = list(tracker._ips.items())
+    if vips:
+        items = [(ik, st) for ik, st in items if (ik if ik.__class__ is bytes else ik[2]) in vips]
+    full = IpState
+    buckets[OK] = [ik for ik, st in items if st.__class__ is not full]  # compact records: ok
+    for ik, st in items:
+        if st.__class__ is full:
             buckets[verdict(st, nodes)].append(ik)  # type: ignore[arg-type]
-        else:
-            ok.append(ik)
+    del items
     for v, keys in buckets.items():
-        plain = sorted(k for k in keys if k.__class__ is bytes)
-        tagged = sorted((k for k in keys if k.__class__ is not bytes),
-                        key=lambda k: (k[0], k[1] or 0, k[2]))
-        buckets[v] = plain + tagged
+        plain = [k for k in keys if k.__class__ is bytes]
+        plain.sort()
+        if len(plain) < len(keys):
+            plain += sorted((k for k in keys if k.__class__ is not bytes),
+                            key=lambda k: (k[0], k[1] or 0, k[2]))
+        buckets[v] = plain
+    claimed: set[bytes] = set()
+    if vips.singles:
+        claimed = {ik if ik.__class__ is bytes else ik[2] for ik in tracker._ips}
     unclaimed = sorted(ip for ip in vips.singles if ip not in claimed)
     return buckets, unclaimed
 
@@ -194,6 +197,81 @@ class _Entries:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return _entries(*self.args)
+
+    def json_lines(self) -> Iterator[str]:
+        """Each entry as ``json.dumps`` would write it; compact records straight from a template."""
+        tracker, buckets, unclaimed, nodes, probes = self.args
+        if nodes is not None or probes is not None:
+            yield from map(json.dumps, _entries(*self.args))
+            return
+        ips_get = tracker._ips.get
+        macs_get = tracker._macs.get
+        dumps = json.dumps
+        full, single = IpState, bytes
+        o, small, text = _OCTETS, _SMALL, time_text
+        for v in VERDICT_ORDER:
+            if v == UNCLAIMED:
+                for ip in unclaimed:
+                    yield dumps(_unclaimed_entry(ip))
+                continue
+            for ik in buckets[v]:
+                q = ips_get(ik)
+                if q is None:
+                    continue
+                if q.__class__ is full:
+                    yield dumps(_ip_entry(q, tracker))  # type: ignore[arg-type]
+                    continue
+                # _quiet_entry(key, q), as json.dumps writes it (tests compare the two)
+                if ik.__class__ is single:
+                    ip, vlan, inner = ik, "null", "null"
+                else:
+                    vl, inn, ip = ik
+                    vlan, inner = str(vl), "null" if inn is None else str(inn)
+                owner = q.owner
+                mac = owner.hex(":")
+                first = text(q.run_first)
+                last = first if q.run_last is q.run_first else text(q.run_last)
+                n, req, grat, mm = q.run_frames, q.requests, q.gratuitous, q.eth_mismatch
+                e = macs_get(owner)
+                if e.__class__ is MacIps:
+                    others = tracker.other_ips(owner, public_key(ik))[:HOST_IPS]
+                    hosts = "[" + ", ".join(f'"{format_ip(k[2])}"' for k in others) + "]"
+                    count = str(e.count - 1)  # type: ignore[union-attr]
+                else:  # the MAC claimed this IP only
+                    hosts, count = "[]", "0"
+                ipt = f"{o[ip[0]]}.{o[ip[1]]}.{o[ip[2]]}.{o[ip[3]]}"
+                fr = small[n] if n < 1024 else str(n)
+                rq = small[req] if req < 1024 else str(req)
+                rp = small[n - req] if n - req < 1024 else str(n - req)
+                gr = small[grat] if grat < 1024 else str(grat)
+                yield (f'{{"ip": "{ipt}", "vlan": {vlan}, "inner_vlan": {inner}, "verdict": "ok", '
+                       f'"owner": "{mac}", "owner_since": {first}, "claimants": [{{"mac": "{mac}", '
+                       f'"frames": {fr}, "first_seen": {first}, "last_seen": {last}, "runs": 1, '
+                       f'"host_ips": {hosts}, "other_ips": {count}}}], "changes": 0, '
+                       f'"flip_flops": 0, "duplicate_replies": 0, "frames": {fr}, '
+                       f'"requests": {rq}, "replies": {rp}, "gratuitous": {gr}, '
+                       f'"eth_mismatch": {mm}, "first_seen": {first}, "last_seen": {last}, '
+                       f'"first_flip_flop": null, "last_flip_flop": null, "timeline": '
+                       f'[{{"mac": "{mac}", "first": {first}, "last": {last}, "frames": {fr}}}], '
+                       f'"timeline_complete": true}}')
+
+
+_SMALL = [str(i) for i in range(1024)]
+_OCTETS = [str(i) for i in range(256)]
+
+
+def time_text(t: float) -> str:
+    """``repr(round(t, 6))`` — what JSON writes for a report time — in about half the time.
+
+    For 1 <= t < 2**32 (every capture time until 2106), ``"%.6f"`` gives the
+    same correctly rounded six decimals as ``round``, and since doubles there
+    are less than a millionth apart, the shortest repr of the rounded value is
+    exactly those decimals without trailing zeros (tests check).
+    """
+    if 1.0 <= t < 4294967296.0:
+        s = f"{t:.6f}".rstrip("0")
+        return s + "0" if s[-1] == "." else s
+    return repr(round(t, 6))
 
 
 def report_document(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,

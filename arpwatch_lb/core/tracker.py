@@ -445,8 +445,10 @@ class OwnershipTracker:
         events = self.events
         record = self.record_events
         tags: list[int] = []
-        later = self._later = []
         mixed = b.mixed
+        # Identity pairs must be learnt in claim order; the IPs come in order of their first
+        # claim, so only IPs with several MACs (claims later than their first) need deferring.
+        later = self._later = [] if mixed else None
         mi = 0  # IPs with several MACs go in between, in order of their first claim
         upcoming = mixed[0][1][0][0] if mixed else -1
         for ik, sha, first, last, n, req, grat, mism, idx in b.groups:

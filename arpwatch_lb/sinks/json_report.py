@@ -32,28 +32,32 @@ def write_json(report: Mapping[str, Any], out: TextIO) -> None:
     ``report`` may hold iterators (:func:`arpwatch_lb.core.report.report_document`):
     a report of a million IPs is never a million dicts at once.
     """
-    out.write("{\n")
+    parts = ["{\n"]
     first = True
     dumps = json.dumps
     for key, value in report.items():
         if not first:
-            out.write(",\n")
+            parts.append(",\n")
         first = False
-        out.write(f"  {dumps(key)}: ")
+        parts.append(f"  {dumps(key)}: ")
         if key in LIST_PER_LINE and not isinstance(value, (str, bytes, Mapping)) and isinstance(
                 value, Iterable):
-            items = iter(value)
-            head = next(items, _END)
-            if head is _END:
-                out.write("[]")
+            lines = getattr(value, "json_lines", None)  # already JSON text (core.report)
+            items = lines() if lines is not None else map(dumps, value)
+            head = next(items, None)
+            if head is None:
+                parts.append("[]")
                 continue
-            out.write("[\n    " + dumps(head))
-            for v in items:
-                out.write(",\n    " + dumps(v))
-            out.write("\n  ]")
+            parts.append("[\n    " + head)
+            for text in items:
+                parts.append(",\n    ")
+                parts.append(text)
+                if len(parts) > 4096:  # write in blocks, not per entry
+                    out.write("".join(parts))
+                    parts.clear()
+            parts.append("\n  ]")
         else:
-            out.write(dumps(value))
-    out.write("\n}\n")
+            parts.append(dumps(value))
+    parts.append("\n}\n")
+    out.write("".join(parts))
 
-
-_END = object()

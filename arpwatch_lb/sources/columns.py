@@ -127,9 +127,16 @@ def _pairs(a: Any, b: Any) -> list[bytes]:
 def _keyed(vcode: Any, plain: list[Any]) -> list[Any]:
     """Internal keys: ``plain`` untagged, (VLAN, inner VLAN, plain) tagged."""
     tagged = np.flatnonzero(vcode)
-    if len(tagged):
-        for i, v in zip(tagged.tolist(), vcode[tagged].tolist(), strict=True):
-            plain[i] = (*_vlans(v), plain[i])
+    if not len(tagged):
+        return plain
+    v = vcode[tagged]
+    vlans = ((v & 0x1FFF) - 1).tolist()
+    inner = v >> 13
+    inners: list[int | None] = ([None] * len(vlans) if not inner.any()
+                                else [x - 1 if x else None for x in inner.tolist()])
+    for i, key in zip(tagged.tolist(), zip(vlans, inners, [plain[i] for i in tagged.tolist()],
+                                           strict=True), strict=True):
+        plain[i] = key
     return plain
 
 
