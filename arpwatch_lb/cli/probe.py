@@ -13,7 +13,14 @@ from ..sessions.probe import DEFAULT_RATE, run_probe
 from ..sessions.watch_services import kubernetes_options, kubernetes_targets
 from ..sinks import render_json, render_table
 from ..sources.link_socket import CaptureError, check_interfaces, default_interface
-from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, window_option
+from .options import (
+    EXIT_STATUS_HELP,
+    InputError,
+    format_option,
+    max_ips_option,
+    vip_option,
+    window_option,
+)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -31,8 +38,9 @@ from .options import EXIT_STATUS_HELP, InputError, format_option, vip_option, wi
               metavar="N", help="At most N requests per second (all VIPs together).")
 @window_option
 @format_option(("table", "json"), "table")
+@max_ips_option()
 def probe(vips: VipSet, interface: str | None, count: int, interval: float, timeout: float,
-          rate: float, window: float, fmt: str, kubernetes: bool = False,
+          rate: float, window: float, fmt: str, max_ips: int = 0, kubernetes: bool = False,
           kubeconfig: str | None = None) -> None:
     """Send ARP who-has requests for VIPs and report every MAC that answers.
 
@@ -48,7 +56,8 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
     targets = vips
     if node_ips:  # their replies tell which MAC is which node
         targets = parse_vips([*(str(n) for n in vips.networks), *node_ips])
-    tracker = OwnershipTracker(window=window)
+    # the probed addresses (VIPs, node IPs) are never evicted, whatever else answers meanwhile
+    tracker = OwnershipTracker(window=window, max_ips=max_ips or None, protect=targets)
     try:
         name = interface or default_interface()
         check_interfaces([name])

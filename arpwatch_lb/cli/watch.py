@@ -18,7 +18,14 @@ from ..sessions.watch import CLEAR, WatchConfig, WatchSession
 from ..sessions.watch_services import WatchExtras, watch_extras_options
 from ..sinks import render_table
 from ..sources.link_socket import DEFAULT_RCVBUF, CaptureError, check_interfaces, default_interface
-from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option, window_option
+from .options import (
+    EXIT_STATUS_HELP,
+    InputError,
+    interface_option,
+    max_ips_option,
+    vip_option,
+    window_option,
+)
 
 
 @click.command(epilog=EXIT_STATUS_HELP)
@@ -46,11 +53,12 @@ from .options import EXIT_STATUS_HELP, InputError, interface_option, vip_option,
               show_default=True, metavar="MB",
               help="Kernel receive buffer per interface (bursts wait there; when it is full "
                    "the kernel drops frames and watch reports kernel_drops).")
+@max_ips_option()
 @watch_extras_options
 def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate: float,
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
-          kubernetes: bool = False, kubeconfig: str | None = None,
+          max_ips: int = 0, kubernetes: bool = False, kubeconfig: str | None = None,
           metrics_port: int | None = None) -> None:
     """Watch ARP live: report new claimants, owner changes and fights as they happen.
 
@@ -67,7 +75,7 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
         check_interfaces(names)
         cfg = WatchConfig(names, vips, window, probe_interval, rate, duration, fmt, write_pcap,
                           int(pcap_max_mb * 2**20), promisc, summary_interval,
-                          int(buffer_mb * 2**20))
+                          int(buffer_mb * 2**20), max_ips=max_ips)
         session = WatchSession(cfg)
     except CaptureError as exc:
         raise InputError(str(exc)) from None

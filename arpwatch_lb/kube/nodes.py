@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from ..core.tracker import IpState, OwnershipTracker
+from ..core.tracker import IpState, OwnershipTracker, Quiet
 
 __all__ = ["MacNodes", "claimant_nodes", "distinct_claimants", "mac_nodes"]
 
@@ -34,11 +34,11 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
     packed = {ipaddress.IPv4Address(ip).packed: node for ip, node in node_ips.items()}
     out: dict[bytes, str] = {}
     ambiguous: set[bytes] = set()
-    for st in list(tracker.ips.values()):
-        node = packed.get(st.key[2])
+    for key, rec in tracker.records():  # records: no IpState built for the many other IPs
+        node = packed.get(key[2])
         if node is None:
             continue
-        for mac in _macs(st):
+        for mac in _macs(rec):
             if mac in ambiguous:
                 continue
             if out.setdefault(mac, node) != node:
@@ -47,9 +47,9 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
     return out
 
 
-def _macs(st: IpState) -> Iterable[bytes]:
+def _macs(st: IpState | Quiet) -> Iterable[bytes]:
     yield st.owner
-    yield from st.closed
+    yield from getattr(st, "closed", ())  # a compact record has one MAC
 
 
 def claimant_nodes(st: IpState, nodes: MacNodes) -> dict[str | None, list[bytes]]:

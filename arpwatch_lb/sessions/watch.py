@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from ..core.addresses import VipSet
 from ..core.event_policy import EventPolicy
 from ..core.report import build_report
-from ..core.tracker import Change, OwnershipTracker
+from ..core.tracker import DEFAULT_MAX_IPS, Change, OwnershipTracker
 from ..sinks import render_table
 from ..sinks.jsonl import JsonLines
 from ..sinks.pcap_writer import PcapWriter
@@ -30,7 +30,7 @@ from ..sources.link_socket import DEFAULT_RCVBUF, FrameSource, LinkSocket, inter
 from ..sources.live_capture import Monitor
 from .probe import DEFAULT_RATE, ProbePlan, ProbeRtts, who_has
 
-__all__ = ["WatchConfig", "WatchSession"]
+__all__ = ["Protected", "WatchConfig", "WatchSession"]
 
 TICK = 0.1
 HOUSEKEEPING = 1.0
@@ -56,6 +56,38 @@ class WatchConfig:
     promisc: bool = False
     summary_interval: float = 10.0
     buffer_bytes: int = DEFAULT_RCVBUF
+    max_ips: int = DEFAULT_MAX_IPS
+    """The IP table's cap (0: none)."""
+
+
+class Protected:
+    """The addresses a watch never evicts: the VIPs selected now and the nodes' InternalIPs.
+
+    Reads the session's VIP selection at every look (Kubernetes discovery
+    swaps it at run time); node addresses come from ``node_source`` (IP text →
+    node name, ``--kubernetes``), re-read by :meth:`refresh` once a second.
+    """
+
+    def __init__(self, cfg: WatchConfig) -> None:
+        self.cfg = cfg
+        self.node_source: Callable[[], Mapping[str, str]] | None = None
+        self.nodes: frozenset[bytes] = frozenset()
+        self._seen: Mapping[str, str] | None = None
+
+    def refresh(self) -> None:
+        """Re-read the node addresses."""
+        if self.node_source is None:
+            return
+        current = self.node_source()
+        if current != self._seen:
+            import ipaddress
+
+            self._seen = current
+            self.nodes = frozenset(ipaddress.IPv4Address(ip).packed for ip in current)
+
+    def __contains__(self, ip: bytes) -> bool:
+        vips = self.cfg.vips
+        return (bool(vips) and ip in vips) or ip in self.nodes
 
 
 class WatchSession:
@@ -66,9 +98,11 @@ class WatchSession:
         self.cfg = cfg
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.tracker = OwnershipTracker(window=cfg.window, record_events=True)
+        self.protected = Protected(cfg)
+        self.tracker = OwnershipTracker(window=cfg.window, record_events=True,
+                                        max_ips=cfg.max_ips or None, protect=self.protected)
         self.counts = FrameCounts()
-        self.policy = EventPolicy(self.tracker, cfg.vips)
+        self.policy = EventPolicy(self.tracker, cfg.vips, table_interval=cfg.summary_interval)
         self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._stop = False
@@ -174,7 +208,15 @@ class WatchSession:
     def _housekeeping(self, final: bool = False) -> None:
         self.monitor.read_stats()
         self.monitor.check_links()
-        for ev in self.policy.tick(time.time()):
+        self.protected.refresh()
+        now = time.time()
+        for ev in self.policy.tick(now):
+            self._emit(ev)
+        for ev in self.policy.table(now):
+            if ev["first"]:
+                self.err.write(f"arpwatch-lb: warning: {self._table_warning()}; evictions are "
+                               "counted in table_full events\n")
+                self.err.flush()
             self._emit(ev)
         if self.pcap is not None:
             self.pcap.flush()
@@ -192,14 +234,21 @@ class WatchSession:
 
     # -- the end -----------------------------------------------------------
 
+    def _table_warning(self) -> str:
+        return (f"the IP table is full ({self.cfg.max_ips} entries): the least recently claimed "
+                "IPs are evicted, never a VIP or a node address (raise --max-ips to keep more)")
+
     def report(self) -> dict[str, Any]:
         """The report document (the replay schema, mode ``watch``)."""
         sources = self.monitor.sources()
         if self.pcap is not None:
             for s in sources:
                 s["pcap"] = [str(p) for p in self.pcap.files]
-        return build_report(self.tracker, self.counts, self.cfg.vips, sources,
-                            self.monitor.warnings(), mode="watch", probes=self.rtts,
+        warnings = self.monitor.warnings()
+        if self.tracker.evictions:
+            warnings.append(f"{self._table_warning()}: {self.tracker.evictions} IPs evicted")
+        return build_report(self.tracker, self.counts, self.cfg.vips, sources, warnings,
+                            mode="watch", probes=self.rtts,
                             nodes=self.nodes() if self.nodes is not None else None)
 
     def close(self) -> None:

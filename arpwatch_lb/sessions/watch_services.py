@@ -152,6 +152,10 @@ class WatchExtras:
                 self._start_kubernetes()
                 session.nodes = self._nodes
                 session.policy.nodes = self._nodes
+                protected = getattr(session, "protected", None)
+                if protected is not None:  # node InternalIPs are never evicted from the table
+                    protected.node_source = self.watcher.node_ips
+                    protected.refresh()
             if self.metrics_port is not None:
                 self._start_metrics()
         except MissingExtra as exc:
