@@ -58,6 +58,8 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 PLAIN_ARP = b"\x08\x06\x00\x01\x08\x00\x06\x04"  # ethertype + htype/ptype/hlen/plen
+ARP_SIGNATURE = PLAIN_ARP  # what sources.columns looks for
+SPARSE_ARP = 400  # fewer ARP frames than one per this many bytes: the plain walk is cheaper
 REQUEST, REPLY = b"\x00\x01", b"\x00\x02"
 ZERO_IP = b"\x00\x00\x00\x00"
 ZERO_MAC = b"\x00" * 6
@@ -99,6 +101,7 @@ class CaptureReader:
         self.compressed = False
         self._stream = self._open()
         self._consumed = 0
+        self._chunk = CHUNK_SIZE
         self._leftover = b""
         self._gzip_error: BaseException | None = None
 
@@ -191,10 +194,12 @@ class CaptureReader:
 
         The caller sets :attr:`_consumed` to how far it got before asking for
         the next window; the rest is carried over.  One buffer is reused for
-        the whole file: no allocation (and no page faults) per chunk.
+        the whole file: no allocation (and no page faults) per chunk.  With
+        ``size``, the buffer has room for chunks that large, and each chunk is
+        :attr:`_chunk` bytes (the caller may change it between windows).
         """
-        chunk = CHUNK_SIZE if size is None else size
-        buf = bytearray(chunk + 2 * MAX_RECORD)
+        chunk = CHUNK_SIZE
+        buf = bytearray((size or CHUNK_SIZE) + 2 * MAX_RECORD)
         view = memoryview(buf)
         left = len(head)
         buf[:left] = head
@@ -202,6 +207,8 @@ class CaptureReader:
                     else self._stream.readinto)  # type: ignore[attr-defined]
         try:
             while True:
+                if size is not None:
+                    chunk = self._chunk
                 got = readinto(view[left:left + chunk])
                 if not got:
                     break
@@ -272,10 +279,10 @@ class CaptureReader:
         if self._leftover:
             self._note_truncated(self._leftover, endian)
 
-    def _pcap_columns(self, endian: str, tsunit: float) -> Iterator[Columns]:
-        """Ethernet pcap records as columns (:func:`.columns.scan`), 4 MiB at a time."""
-        from .columns import scan
-
+    def _pcap_columns(self, endian: str, tsunit: float) -> Iterator[list[Claim] | Columns]:
+        """Ethernet pcap records, 4 MiB at a time: as columns (:func:`.columns.scan`) where ARP
+        is dense, else (a mixed capture) as the plain walk's list of claims.  numpy is imported
+        at the first dense chunk."""
         corrupt: list[int] = []
 
         def slow(buf: bytearray, start: int, limit: int, out: list[Claim]) -> int:
@@ -287,8 +294,20 @@ class CaptureReader:
                 return int(exc.args[0])
 
         pos = 24
+        dense: bool | None = None  # decided on the first chunk, then by each chunk's claims
         for buf, n in self._windows(size=COLUMN_CHUNK):
-            cols, off = scan(buf, n, endian, tsunit, self.counts, slow)
+            cols: list[Claim] | Columns
+            if dense is None:
+                dense = buf.count(ARP_SIGNATURE, 0, n) * SPARSE_ARP >= n
+            if not dense:  # mostly other traffic: cache-sized chunks, as the plain path reads
+                cols = []
+                off = slow(buf, 0, n, cols)
+            else:
+                from .columns import scan
+
+                cols, off = scan(buf, n, endian, tsunit, self.counts, slow)
+            dense = len(cols) * SPARSE_ARP >= n
+            self._chunk = COLUMN_CHUNK if dense else CHUNK_SIZE
             if corrupt:
                 self.error = f"{self.path}: corrupt record at byte {pos + corrupt[0]}; stopped there"
                 yield cols
@@ -554,13 +573,12 @@ def columns_available() -> bool:
     ``ARPWATCH_LB_PURE_PYTHON=1`` in the environment keeps every reader on
     the pure-Python path (tests compare the two).
     """
+    import importlib.util
     import os
 
     if os.environ.get("ARPWATCH_LB_PURE_PYTHON"):
         return False
-    from .columns import AVAILABLE
-
-    return AVAILABLE
+    return importlib.util.find_spec("numpy") is not None  # imported at the first dense chunk
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper

@@ -189,7 +189,7 @@ def scan(buf: bytearray, n: int, endian: str, tsunit: float, counts: Any, slow: 
     k = len(sig)
     parts: list[Columns] = []
     pos = 0
-    if not k:  # no ARP here: the plain walk
+    if not k:
         out: list[Claim] = []
         pos = slow(buf, 0, n, out)
         return _from_claims(out), pos
