@@ -452,12 +452,19 @@ class OwnershipTracker:
         mi = 0  # IPs with several MACs go in between, in order of their first claim
         upcoming = mixed[0][1][0][0] if mixed else -1
         for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
+            st = get(ik)
+            if st is not None and sha == st.owner and not mism and upcoming < 0:
+                # the common case: more claims by the owner, nothing else to tell
+                st.run_frames += n
+                st.run_last = last
+                st.requests += req
+                st.gratuitous += grat
+                continue
             if 0 <= upcoming < idx:
                 while mi < len(mixed) and mixed[mi][1][0][0] < idx:
                     self._mixed(mixed[mi], tags)
                     mi += 1
                 upcoming = mixed[mi][1][0][0] if mi < len(mixed) else -1
-            st = get(ik)
             before = len(events)
             self._cur = idx
             if st is None:

@@ -58,7 +58,6 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 PLAIN_ARP = b"\x08\x06\x00\x01\x08\x00\x06\x04"  # ethertype + htype/ptype/hlen/plen
-ARP_SIGNATURE = PLAIN_ARP  # what sources.columns looks for
 SPARSE_ARP = 400  # fewer ARP frames than one per this many bytes: the plain walk is cheaper
 REQUEST, REPLY = b"\x00\x01", b"\x00\x02"
 ZERO_IP = b"\x00\x00\x00\x00"
@@ -280,9 +279,9 @@ class CaptureReader:
             self._note_truncated(self._leftover, endian)
 
     def _pcap_columns(self, endian: str, tsunit: float) -> Iterator[list[Claim] | Columns]:
-        """Ethernet pcap records, 4 MiB at a time: as columns (:func:`.columns.scan`) where ARP
-        is dense, else (a mixed capture) as the plain walk's list of claims.  numpy is imported
-        at the first dense chunk."""
+        """Ethernet pcap records: after a first 128 KiB chunk, 4 MiB at a time as columns
+        (:func:`.columns.scan`) while ARP is dense, else (a mixed capture) 128 KiB at a time as
+        the plain walk's list of claims.  numpy is imported at the first dense chunk."""
         corrupt: list[int] = []
 
         def slow(buf: bytearray, start: int, limit: int, out: list[Claim]) -> int:
@@ -294,11 +293,9 @@ class CaptureReader:
                 return int(exc.args[0])
 
         pos = 24
-        dense: bool | None = None  # decided on the first chunk, then by each chunk's claims
+        dense = False  # the first chunk takes the plain walk (a small file never loads numpy)
         for buf, n in self._windows(size=COLUMN_CHUNK):
             cols: list[Claim] | Columns
-            if dense is None:
-                dense = buf.count(ARP_SIGNATURE, 0, n) * SPARSE_ARP >= n
             if not dense:  # mostly other traffic: cache-sized chunks, as the plain path reads
                 cols = []
                 off = slow(buf, 0, n, cols)

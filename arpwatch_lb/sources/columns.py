@@ -342,7 +342,7 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
     b.now = float(c.t.max())
     t = c.t
     kc = (c.vcode << 32) | c.spa
-    order = np.argsort(kc, kind="stable")
+    order = np.argsort(kc)  # not stable: what depends on claim order uses first/last below
     ks = kc[order]
     starts = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))
     ends = np.concatenate((starts[1:], [m]))
@@ -352,8 +352,8 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
     req = np.add.reduceat((c.op == 1)[order], starts)
     grat = np.add.reduceat((c.spa == c.tpa)[order], starts)
     mism = np.add.reduceat(((c.src != c.sha) & (c.src != NO_MAC))[order], starts)
-    first = order[starts]
-    last = order[ends - 1]
+    first = np.minimum.reduceat(order, starts)  # the IP's first and last claim numbers
+    last = np.maximum.reduceat(order, starts)
     # in order of their first claim, as claim by claim (new IPs enter the table in that order)
     by_first = np.argsort(first, kind="stable")
     one = by_first[~multi[by_first]]
@@ -368,7 +368,7 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
         f2 = first[several]
         keys = _keyed(c.vcode[f2], ips(c.spa[f2]))
         for g, key in zip(several.tolist(), keys, strict=True):
-            rows = order[starts[g]:ends[g]]
+            rows = np.sort(order[starts[g]:ends[g]])  # this IP's claims in order
             b.mixed.append((key, list(zip(rows.tolist(), t[rows].tolist(), macs(c.sha[rows]),
                                           strict=True)),
                             int(req[g]), int(grat[g]), int(mism[g])))
@@ -457,7 +457,10 @@ def _asked_before(c: Columns, rq: Any, rows: Any) -> list[float | None]:
     requester for its IP, or None."""
     rcode = _code(c.spa[rows], c.tpa[rows])
     if len(rq):  # only requests for what the candidates answer matter
-        rq = rq[np.isin(_code(c.tpa[rq], c.spa[rq]), rcode)]
+        wanted = np.unique(rcode)
+        qc = _code(c.tpa[rq], c.spa[rq])
+        at = np.minimum(np.searchsorted(wanted, qc), len(wanted) - 1)
+        rq = rq[wanted[at] == qc]
     if not len(rq):
         return [None] * len(rows)
     qv, rv = c.vcode[rq], c.vcode[rows]
