@@ -217,6 +217,10 @@ class ReferenceTracker(OwnershipTracker):
     def _ips(self) -> dict:
         return {ikey(k): st for k, st in self.ips.items()}
 
+    @property
+    def _fulls(self) -> set:
+        return set(self._ips)  # every record here is a full one
+
     def state(self, key):
         return self.ips.get(key)
 

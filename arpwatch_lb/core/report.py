@@ -138,15 +138,15 @@ def _ordered(tracker: OwnershipTracker, vips: VipSet, nodes: Mapping[bytes, str]
     unclaimed single VIPs (sorted).  Report order: verdict, untagged before tagged, VLAN,
     inner VLAN, address (four big-endian bytes sort as the number)."""
     buckets: dict[str, list[Any]] = {v: [] for v in VERDICT_ORDER}
-    items = list(tracker._ips.items())
+    keys = list(tracker._ips)
     if vips:
-        items = [(ik, st) for ik, st in items if (ik if ik.__class__ is bytes else ik[2]) in vips]
-    full = IpState
-    buckets[OK] = [ik for ik, st in items if st.__class__ is not full]  # compact records: ok
-    for ik, st in items:
-        if st.__class__ is full:
-            buckets[verdict(st, nodes)].append(ik)  # type: ignore[arg-type]
-    del items
+        keys = [k for k in keys if (k if k.__class__ is bytes else k[2]) in vips]
+    fulls = tracker._fulls  # the few IPs with full records; the rest are compact: ok
+    buckets[OK] = [k for k in keys if k not in fulls] if fulls else keys
+    ips = tracker._ips
+    for k in list(fulls):
+        if not vips or (k if k.__class__ is bytes else k[2]) in vips:
+            buckets[verdict(ips[k], nodes)].append(k)  # type: ignore[arg-type]
     for v, keys in buckets.items():
         plain = [k for k in keys if k.__class__ is bytes]
         plain.sort()

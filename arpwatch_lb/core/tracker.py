@@ -284,6 +284,13 @@ class ClaimBatch:
     latest request for it earlier in this chunk or None)."""
     now: float = float("-inf")
     """The latest claim time in the chunk."""
+    first: float = float("inf")
+    """The earliest claim time in the chunk."""
+    claims: int = 0
+    """Claims in the chunk, and of them: requests, gratuitous ones, Ethernet/ARP mismatches."""
+    requests: int = 0
+    gratuitous: int = 0
+    mismatches: int = 0
 
 
 def ikey(key: Key) -> IKey:
@@ -344,8 +351,12 @@ class OwnershipTracker:
         self._pruned = 0.0
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
-        self._gone_first: float | None = None
-        """The earliest first claim of evicted and untracked IPs."""
+        self.first_time: float | None = None
+        """The earliest claim time seen (the report's ``first_time``)."""
+        self._claims = self._requests = self._gratuitous = self._mismatches = 0
+        """Every claim ever fed, whatever became of its IP (the report's ``frames`` sums)."""
+        self._fulls: set[IKey] = set()
+        """Keys whose record is a full :class:`IpState`."""
         self.claimant_pairs = 0
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
         self.evictions = 0
@@ -355,8 +366,7 @@ class OwnershipTracker:
         self.max_pending = MAX_PENDING if max_ips is None else min(MAX_PENDING, max(4096, max_ips))
         """Requests + replies remembered before a prune is forced."""
         self._gone = Quiet(b"", 0.0, 0.0, 0)
-        """Claim counts of evicted and untracked IPs (frames, requests, gratuitous)."""
-        self._gone_mismatch = 0
+        """Where the claim loop counts the claims of untracked IPs (read by nobody)."""
         self._hooks: list[Callable[[Key], None]] = []
         self._order: list[tuple[IKey, float]] = []  # eviction candidates, least recent last
         self._later: list[tuple[int, bool, bytes, IKey]] | None = None
@@ -389,14 +399,17 @@ class OwnershipTracker:
         dup_window = self.dup_window
         track = self.track
         gone = self._gone
+        first = self.first_time if self.first_time is not None else float("inf")
+        nf = nr = ng = nm = 0
         for c in claims:
             t, vlan, inner, op, sha, spa, _tha, tpa, src, _dst, _len = c
+            nf += 1
             ik = spa if vlan is None else (vlan, inner, spa)
             st = get(ik)
             if st is None:
                 if track is not None and spa not in track:
-                    st = gone
-                    self._untracked(sha, ik, t)
+                    st = gone  # counts nowhere: the IP is outside the selection
+                    self._link(sha, ik)
                 else:
                     st = ips[ik] = Quiet(sha, t, t)
                     self._new_claimant(ik, sha, t)
@@ -407,14 +420,19 @@ class OwnershipTracker:
                 st = self._change(ik, st, sha, t)
             if t > now:
                 now = t
+            if t < first:
+                first = t
             if op == 1:
                 st.requests += 1
+                nr += 1
                 if spa != tpa:
                     asked[tpa + spa if vlan is None else (vlan, inner, tpa + spa)] = t
                 else:
                     st.gratuitous += 1
+                    ng += 1
             elif spa == tpa:  # gratuitous: announces, answers nobody
                 st.gratuitous += 1
+                ng += 1
             else:
                 rk = spa + tpa if vlan is None else (vlan, inner, spa + tpa)
                 prev = answered_get(rk)
@@ -426,8 +444,15 @@ class OwnershipTracker:
                         st = self._duplicate_reply(ik, st, prev[0], sha, tpa, t)
                 answered[rk] = (sha, t)
             if src != sha and src is not None:
+                nm += 1
                 self._mismatch(ik, st)
         self.now = now
+        if nf:
+            self.first_time = first
+            self._claims += nf
+            self._requests += nr
+            self._gratuitous += ng
+            self._mismatches += nm
         self._end_batch()
 
     def feed_batch(self, b: ClaimBatch) -> None:
@@ -470,11 +495,7 @@ class OwnershipTracker:
             if st is None:
                 spa = ik if ik.__class__ is bytes else ik[2]
                 if track is not None and spa not in track:
-                    gone.run_frames += n - 1
-                    gone.requests += req
-                    gone.gratuitous += grat
-                    self._gone_mismatch += mism
-                    self._untracked(sha, ik, first)
+                    self._link(sha, ik)  # an IP outside the selection: its identity only
                     continue
                 st = ips[ik] = (Quiet(sha, first, last, n, req, grat) if not mism
                                 else QuietX(sha, first, last, n, req, grat, mism))
@@ -524,6 +545,13 @@ class OwnershipTracker:
         self.answered.update(b.answered)
         if b.now > self.now:
             self.now = b.now
+        if b.claims:
+            if self.first_time is None or b.first < self.first_time:
+                self.first_time = b.first
+            self._claims += b.claims
+            self._requests += b.requests
+            self._gratuitous += b.gratuitous
+            self._mismatches += b.mismatches
         self._end_batch()
 
     def horizons(self, batch_now: float) -> tuple[float, float]:
@@ -546,7 +574,6 @@ class OwnershipTracker:
         events = self.events
         record = self.record_events
         track = self.track
-        gone = self._gone
         st = get(ik)
         for idx, t, sha in claims:
             before = len(events)
@@ -554,7 +581,7 @@ class OwnershipTracker:
             if st is None:
                 spa = ik if ik.__class__ is bytes else ik[2]
                 if track is not None and spa not in track:
-                    self._untracked(sha, ik, t)
+                    self._link(sha, ik)
                     continue
                 st = self._ips[ik] = Quiet(sha, t, t)
                 self._new_claimant(ik, sha, t)
@@ -565,11 +592,7 @@ class OwnershipTracker:
                 st = self._change(ik, st, sha, t)
             if record and len(events) > before:
                 tags += [idx] * (len(events) - before)
-        if st is None:  # untracked
-            gone.requests += req
-            gone.gratuitous += grat
-            self._gone_mismatch += mism
-        else:
+        if st is not None:  # (an untracked IP keeps nothing)
             st.requests += req
             st.gratuitous += grat
             if mism:
@@ -612,13 +635,6 @@ class OwnershipTracker:
         else:
             self._later.append((self._cur, False, mac, ik))
 
-    def _untracked(self, mac: bytes, ik: IKey, t: float) -> None:
-        """A claim of an IP outside :attr:`track`: only its totals and identity are kept."""
-        self._gone.run_frames += 1
-        self._link(mac, ik)
-        if self._gone_first is None or t < self._gone_first:
-            self._gone_first = t
-
     def _unpair(self, mac: bytes, ik: IKey) -> None:
         """Forget that ``mac`` claimed ``ik`` (the IP or the claimant was evicted)."""
         macs = self._macs
@@ -646,6 +662,7 @@ class OwnershipTracker:
             return st  # type: ignore[return-value]
         full = st.full(public_key(ik), self.max_runs)  # type: ignore[union-attr]
         self._ips[ik] = full
+        self._fulls.add(ik)
         return full
 
     def _change(self, ik: IKey, st: Quiet | IpState, mac: bytes, t: float) -> IpState:
@@ -694,7 +711,6 @@ class OwnershipTracker:
         """Count Ethernet/ARP sender mismatches (a compact record grows a counter for them)."""
         if st.__class__ is Quiet:
             if st is self._gone:
-                self._gone_mismatch += n
                 return
             st = self._ips[ik] = QuietX(st.owner, st.run_first, st.run_last, st.run_frames,
                                        st.requests, st.gratuitous)
@@ -785,21 +801,13 @@ class OwnershipTracker:
 
     def _evict(self, ik: IKey, st: Quiet | IpState) -> None:
         del self._ips[ik]
-        gone = self._gone
-        first = st.first_seen if st.__class__ is IpState else st.run_first  # type: ignore[union-attr]
-        if self._gone_first is None or first < self._gone_first:
-            self._gone_first = first
         if st.__class__ is IpState:
-            gone.run_frames += st.frames  # type: ignore[union-attr]
+            self._fulls.discard(ik)
             self._units -= len(st.closed) + len(st.runs)  # type: ignore[union-attr]
             for mac in {st.owner, *st.closed}:  # type: ignore[union-attr]
                 self._unpair(mac, ik)
         else:
-            gone.run_frames += st.run_frames
             self._unpair(st.owner, ik)
-        gone.requests += st.requests
-        gone.gratuitous += st.gratuitous
-        self._gone_mismatch += st.eth_mismatch
         self.evictions += 1
         if self._hooks:
             key = public_key(ik)
@@ -826,15 +834,6 @@ class OwnershipTracker:
             if st is not None:
                 yield public_key(ik), st
 
-    def first_seen(self) -> float | None:
-        """The earliest first claim of any IP seen (tracked, evicted or untracked), or None."""
-        first = self._gone_first
-        for st in list(self._ips.values()):
-            t = st.first_seen if st.__class__ is IpState else st.run_first  # type: ignore[union-attr]
-            if first is None or t < first:
-                first = t
-        return first
-
     def state(self, key: Key) -> IpState | None:
         """The :class:`IpState` of ``key`` (a copy for a compact record), or None."""
         st = self._ips.get(ikey(key))
@@ -844,19 +843,15 @@ class OwnershipTracker:
             return st  # type: ignore[return-value]
         return st.full(key, self.max_runs)  # type: ignore[union-attr]
 
+    def first_seen(self) -> float | None:
+        """The earliest claim time seen (tracked, evicted or untracked IPs), or None."""
+        return self.first_time
+
     def totals(self) -> dict[str, int]:
         """Claims, requests, replies, gratuitous claims and mismatches of every IP ever seen."""
-        frames = self._gone.run_frames
-        requests = self._gone.requests
-        grat = self._gone.gratuitous
-        mism = self._gone_mismatch
-        for st in list(self._ips.values()):
-            frames += st.frames if st.__class__ is IpState else st.run_frames  # type: ignore[union-attr]
-            requests += st.requests
-            grat += st.gratuitous
-            mism += st.eth_mismatch
-        return {"frames": frames, "requests": requests, "replies": frames - requests,
-                "gratuitous": grat, "eth_mismatch": mism}
+        return {"frames": self._claims, "requests": self._requests,
+                "replies": self._claims - self._requests, "gratuitous": self._gratuitous,
+                "eth_mismatch": self._mismatches}
 
     def table(self) -> dict[str, Any]:
         """The report's ``table`` object: tracked IPs and MACs, the cap, evictions."""

@@ -339,8 +339,11 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
     b = ClaimBatch()
     if not m:
         return b
-    b.now = float(c.t.max())
     t = c.t
+    b.now, b.first, b.claims = float(t.max()), float(t.min()), m
+    b.requests = int(np.count_nonzero(c.op == 1))
+    b.gratuitous = int(np.count_nonzero(c.spa == c.tpa))
+    b.mismatches = int(np.count_nonzero((c.src != c.sha) & (c.src != NO_MAC)))
     kc = (c.vcode << 32) | c.spa
     order = np.argsort(kc)  # not stable: what depends on claim order uses first/last below
     ks = kc[order]
