@@ -151,8 +151,12 @@ def _ordered(tracker: OwnershipTracker, vips: VipSet, nodes: Mapping[bytes, str]
         plain = [k for k in keys if k.__class__ is bytes]
         plain.sort()
         if len(plain) < len(keys):
-            plain += sorted((k for k in keys if k.__class__ is not bytes),
-                            key=lambda k: (k[0], k[1] or 0, k[2]))
+            tagged = [k for k in keys if k.__class__ is not bytes]
+            if any(k[1] is not None for k in tagged):  # stacked tags: None and numbers mix
+                tagged.sort(key=lambda k: (k[0], k[1] or 0, k[2]))
+            else:
+                tagged.sort()
+            plain += tagged
         buckets[v] = plain
     claimed: set[bytes] = set()
     if vips.singles:
@@ -229,8 +233,14 @@ class _Entries:
                     vlan, inner = str(vl), "null" if inn is None else str(inn)
                 owner = q.owner
                 mac = owner.hex(":")
-                first = text(q.run_first)
-                last = first if q.run_last is q.run_first else text(q.run_last)
+                t = q.run_first
+                if 1.0 <= t < 4294967296.0:  # time_text, inline: the hot loop of a spray
+                    first = f"{t:.6f}".rstrip("0")
+                    if first[-1] == ".":
+                        first += "0"
+                else:
+                    first = text(t)
+                last = first if q.run_last is t else text(q.run_last)
                 n, req, grat, mm = q.run_frames, q.requests, q.gratuitous, q.eth_mismatch
                 e = macs_get(owner)
                 if e.__class__ is MacIps:

@@ -476,15 +476,30 @@ class OwnershipTracker:
         later = self._later = [] if mixed else None
         mi = 0  # IPs with several MACs go in between, in order of their first claim
         upcoming = mixed[0][1][0][0] if mixed else -1
+        plain = upcoming < 0 and track is None and not record  # nothing to defer or tell
+        new = object.__new__
+        macs = self._macs
+        macs_get = macs.get
+        new_ips = 0
         for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
             st = get(ik)
-            if st is not None and sha == st.owner and not mism and upcoming < 0:
-                # the common case: more claims by the owner, nothing else to tell
-                st.run_frames += n
-                st.run_last = last
-                st.requests += req
-                st.gratuitous += grat
-                continue
+            if plain and not mism:
+                if st is None:  # a new IP (an address spray: every one), its first MAC
+                    st = ips[ik] = new(Quiet)  # slots set here: cheaper than an __init__ call
+                    st.owner, st.run_first, st.run_last = sha, first, last
+                    st.run_frames, st.requests, st.gratuitous = n, req, grat
+                    new_ips += 1
+                    if macs_get(sha) is None:
+                        macs[sha] = ik
+                    else:
+                        self._pair(sha, ik)
+                    continue
+                if sha == st.owner:  # the common case: more claims by the owner
+                    st.run_frames += n
+                    st.run_last = last
+                    st.requests += req
+                    st.gratuitous += grat
+                    continue
             if 0 <= upcoming < idx:
                 while mi < len(mixed) and mixed[mi][1][0][0] < idx:
                     self._mixed(mixed[mi], tags)
@@ -513,6 +528,7 @@ class OwnershipTracker:
                     self._mismatch(ik, st, mism)
             if record and len(events) > before:
                 tags += [idx] * (len(events) - before)
+        self.claimant_pairs += new_ips
         for item in mixed[mi:]:
             self._mixed(item, tags)
         self._later = None
