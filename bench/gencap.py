@@ -1,14 +1,23 @@
 """Deterministic benchmark captures for ``arpwatch-lb replay``.
 
-Two classic pcap files (little-endian, microsecond timestamps, Ethernet),
-both spanning about one hour, built from one seed:
+Four classic pcap files (little-endian, microsecond timestamps, Ethernet),
+built from one seed:
 
 ``arp-<N>.pcap``
-    N ARP frames.
+    N ARP frames over one hour.
 ``mixed-<N>.pcap``
     N frames of which 2 % are ARP (the same model, scaled down) and the rest
     IPv4 TCP/UDP frames of 60-1514 bytes (1518 when 802.1Q-tagged); about
     470 MB for N = 1,000,000.
+``reply-<N>.pcap``
+    N ARP frames of a busy segment of 250 hosts (:class:`ReplyModel`): 40 %
+    unicast replies and 40 % requests among the hosts, the rest gratuitous,
+    with one VIP flip-flopping between two MACs.
+``spray-<N>.pcap``
+    N gratuitous ARPs, each from its own address and MAC (:func:`spray_frames`):
+    one misbehaving host or an attacker; distinct (VLAN, IP) keys, since the
+    benchmarking range 198.18.0.0/15 holds 131,072 addresses.  A VIP
+    flip-flops underneath.
 
 The ARP model is a bare-metal Kubernetes segment as captured on node 0 (the
 kube-vip leader for most of the hour) whose switch port also mirrors the
@@ -58,7 +67,7 @@ from typing import Any
 
 __all__ = ["GENERATOR_VERSION", "ensure", "generate", "paths_for"]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 20260101
 DEFAULT_FRAMES = 1_000_000
 ARP_SHARE = 0.02  # of the mixed file
@@ -488,8 +497,107 @@ def _merge(a: Iterable[tuple[int, bytes]], b: Iterable[tuple[int, bytes]]) -> It
         yield from ib
 
 
+# -- a busy segment: replies and requests ----------------------------------------
+
+
+class ReplyModel:
+    """250 hosts (198.18.0.1-250, node 0 the capture host) resolving each other.
+
+    Per 100 frames: 40 requests (70 % broadcast, 30 % unicast re-confirmations)
+    each answered by a unicast reply (another 40), and 20 gratuitous frames:
+    hosts' announcements (kernel ``arp_notify``, 60 %) and one VIP
+    (192.0.2.200) that two MACs announce in turns, MetalLB-style pairs and
+    kube-vip-style singles, a few seconds apart (it flip-flops).  Frames the
+    capture host sends are unpadded (42 bytes), the rest 60.
+    """
+
+    N_HOSTS = 250
+    VIP = ip("192.0.2.200")
+
+    def __init__(self, rng: random.Random, n: int) -> None:
+        self.rng, self.n = rng, n
+        self.kinds: Counter[str] = Counter()
+        self.hosts = [Iface(host_mac(20_000 + i), ip(f"198.18.0.{1 + i}"), 0, i == 0)
+                      for i in range(self.N_HOSTS)]
+        self.fighters = (Iface(host_mac(30_001), self.VIP, 0, False),
+                         Iface(host_mac(30_002), self.VIP, 0, False))
+
+    def build(self) -> list[tuple[int, bytes]]:
+        rng, hosts = self.rng, self.hosts
+        frames: list[tuple[int, bytes]] = []
+        gap = DURATION_US / self.n
+        t = 0.0
+        turn = 0
+        while len(frames) < self.n:
+            r = rng.random()
+            t += rng.expovariate(1 / gap)
+            if r < 0.8 and len(frames) + 2 <= self.n:  # a request and its reply
+                req, tgt = rng.sample(hosts, 2)
+                unicast = rng.random() < 0.3
+                frames.append((int(t), arp_frame(tgt.mac if unicast else BCAST, req, 1, req.mac,
+                                                 req.ip, ZERO_MAC, tgt.ip, 0, req.short)))
+                frames.append((int(t) + rng.randrange(40, 400),
+                               arp_frame(req.mac, tgt, 2, tgt.mac, tgt.ip, req.mac, req.ip, 0,
+                                         tgt.short)))
+                self.kinds["request_broadcast" if not unicast else "request_unicast"] += 1
+                self.kinds["reply"] += 1
+                t += gap  # the pair used two slots
+            elif r < 0.92:  # a host announces itself
+                h = hosts[rng.randrange(len(hosts))]
+                frames.append((int(t), arp_frame(BCAST, h, 1, h.mac, h.ip, ZERO_MAC, h.ip, 0,
+                                                 h.short)))
+                self.kinds["announcement"] += 1
+            else:  # the VIP: the two announcers take turns every few seconds
+                who = self.fighters[(int(t) // 3_000_000) % 2]
+                op = 2 if turn % 2 else 1
+                turn += 1
+                frames.append((int(t), arp_frame(BCAST, who, op, who.mac, self.VIP,
+                                                 who.mac if op == 2 else BCAST, self.VIP, 0,
+                                                 False)))
+                self.kinds["vip_garp"] += 1
+        del frames[self.n:]
+        frames.sort(key=itemgetter(0))
+        return frames
+
+
+# -- an address spray -------------------------------------------------------------
+
+SPRAY_RATE = 40_000  # frames per second
+SPRAY_VLANS = (0, 101, 102, 103, 104, 105, 106, 107, 108)
+SPRAY_VIP = ip("192.0.2.200")
+
+
+def spray_frames(rng: random.Random, n: int, kinds: Counter[str]) -> Iterator[tuple[int, bytes]]:
+    """``n`` gratuitous ARPs at 40,000/s, each from its own MAC and (VLAN, IP): the IPs of
+    198.18.0.0/15 untagged first, then on VLANs 101, 102, ... (in a random order within each
+    VLAN); every 20,000th frame a claim of 192.0.2.200, alternating between two MACs."""
+    span = 1 << 17
+    fighters = (host_mac(40_001), host_mac(40_002))
+    done = 0
+    t = 0
+    for vlan in SPRAY_VLANS:
+        order = list(range(span))
+        rng.shuffle(order)
+        for k in order:
+            if done >= n:
+                return
+            if done % 20_000 == 10_000:
+                m = fighters[(done // 20_000) % 2]
+                yield t, arp_frame(BCAST, m, 1, m, SPRAY_VIP, BCAST, SPRAY_VIP, 0, False)
+                kinds["vip_garp"] += 1
+            else:
+                m = host_mac(1_000_000 + done)
+                a = bytes((198, 18 + (k >> 16), (k >> 8) & 0xFF, k & 0xFF))
+                yield t, arp_frame(BCAST, m, 1, m, a, BCAST, a, vlan, False)
+                kinds["spray_garp"] += 1
+                if vlan:
+                    kinds["tagged"] += 1
+            done += 1
+            t = done * SECOND // SPRAY_RATE
+
+
 def paths_for(out: Path, frames: int) -> dict[str, Path]:
-    return {"arp": out / f"arp-{frames}.pcap", "mixed": out / f"mixed-{frames}.pcap"}
+    return {kind: out / f"{kind}-{frames}.pcap" for kind in ("arp", "mixed", "reply", "spray")}
 
 
 def generate(kind: str, path: Path, frames: int, seed: int) -> dict[str, Any]:
@@ -499,6 +607,16 @@ def generate(kind: str, path: Path, frames: int, seed: int) -> dict[str, Any]:
         model = ArpModel(random.Random(f"{seed}-arp"), frames)
         written = write_pcap(path, model.build())
         kinds = dict(model.kinds)
+        arp_frames = frames
+    elif kind == "reply":
+        reply = ReplyModel(random.Random(f"{seed}-reply"), frames)
+        written = write_pcap(path, reply.build())
+        kinds = dict(reply.kinds)
+        arp_frames = frames
+    elif kind == "spray":
+        counted: Counter[str] = Counter()
+        written = write_pcap(path, spray_frames(random.Random(f"{seed}-spray"), frames, counted))
+        kinds = dict(counted)
         arp_frames = frames
     else:
         arp_frames = round(frames * ARP_SHARE)

@@ -2,8 +2,10 @@
 
     python bench/run.py [--frames N] [--repeat K] [--out bench/out]
 
-Generates ``arp-N.pcap`` (all ARP) and ``mixed-N.pcap`` (2 % ARP) with
-``bench/gencap.py`` if they are missing or stale, warms the page cache, runs
+Generates ``arp-N.pcap`` (all ARP), ``reply-N.pcap`` (a busy segment: 40 %
+unicast replies), ``spray-N.pcap`` (gratuitous ARP from N distinct (VLAN, IP)
+and MACs) and ``mixed-N.pcap`` (2 % ARP) with ``bench/gencap.py`` if they are
+missing or stale, warms the page cache, runs
 every tool once untimed (a check that it works, and for tshark an estimate of
 its run time), then times K rounds.  Each round runs every tool on every file
 in turn, so slow drifts of a noisy machine spread over all tools instead of
@@ -40,10 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gencap
 
 REPO = Path(__file__).resolve().parent.parent
-SUBSET = 100_000  # tshark's subset, in frames
-TARGET_FPS = 500_000
+SUBSET = 100_000  # a slow peer's subset, in frames
+SLOW_PEERS = ("tshark", "tcpdump-nn", "arpwatch")  # timed on a subset when the file would take long
+TARGET_FPS = 1_000_000  # all-ARP file
+TARGET_REPLY_FPS = 700_000  # reply-heavy file
 TARGET_MIXED_VS_BPF = 3.0
-TARGET_RSS = 200e6  # bytes
+TARGET_RSS = 200e6  # bytes, arp / mixed / reply
+TARGET_SPRAY_S = 10.0  # the address spray: seconds ...
+TARGET_SPRAY_RSS = 1e9  # ... and peak bytes
+FILE_ORDER = {"arp": 0, "reply": 1, "spray": 2, "mixed": 3}
 ARPWATCH_NETS = ("192.0.2.0/24", "198.51.100.0/24", "198.18.0.0/15")
 
 
@@ -207,7 +214,7 @@ class Job:
     """One tool on one file: what is run and the samples."""
 
     tool: Tool
-    kind: str  # arp / mixed
+    kind: str  # arp / reply / spray / mixed
     path: Path  # the file actually given to the tool
     frames: int  # frames in that file
     scale: float = 1.0  # walls are multiplied by this to stand for the full file
@@ -296,37 +303,78 @@ def environment(tools: Sequence[Tool]) -> dict[str, Any]:
 
 def targets(rows: dict[tuple[str, str], dict[str, Any]], frames: int) -> list[dict[str, Any]]:
     out = []
-    lb_arp = rows.get(("arpwatch-lb", "arp"))
-    lb_mix = rows.get(("arpwatch-lb", "mixed"))
+    lb = {kind: rows.get(("arpwatch-lb", kind)) for kind in FILE_ORDER}
 
     def verdict(name: str, best: bool | None, median: bool | None, detail: str) -> None:
         out.append({"target": name, "met": best, "met_on_median": median, "detail": detail})
 
-    if lb_arp:
+    def faster_than_nn(kind: str, what: str) -> None:
+        nn = rows.get(("tcpdump-nn", kind))
+        mine = lb[kind]
+        if mine and nn:
+            verdict(f"faster than `tcpdump -nn -r` on the {what}",
+                    mine["best_s"] < nn["best_s"], mine["median_s"] < nn["median_s"],
+                    f"{mine['best_s']:.2f} s vs {nn['best_s']:.2f} s best = "
+                    f"{mine['best_s'] / nn['best_s']:.2f}× its time "
+                    f"({mine['median_s']:.2f} vs {nn['median_s']:.2f} median)")
+
+    if lb["arp"]:
+        a = lb["arp"]
         verdict(f"≥ {TARGET_FPS:,} ARP frames/s end-to-end on the all-ARP file",
-                lb_arp["fps_best"] >= TARGET_FPS, lb_arp["fps_median"] >= TARGET_FPS,
-                f"{lb_arp['fps_best']:,.0f} frames/s best, {lb_arp['fps_median']:,.0f} median")
-    nn = rows.get(("tcpdump-nn", "arp"))
-    if lb_arp and nn:
-        verdict("faster than `tcpdump -nn -r` on the all-ARP file",
-                lb_arp["best_s"] < nn["best_s"], lb_arp["median_s"] < nn["median_s"],
-                f"{lb_arp['best_s']:.2f} s vs {nn['best_s']:.2f} s best "
-                f"({lb_arp['median_s']:.2f} vs {nn['median_s']:.2f} median)")
+                a["fps_best"] >= TARGET_FPS, a["fps_median"] >= TARGET_FPS,
+                f"{a['fps_best']:,.0f} frames/s best, {a['fps_median']:,.0f} median")
+    faster_than_nn("arp", "all-ARP file")
+    if lb["reply"]:
+        r = lb["reply"]
+        verdict(f"≥ {TARGET_REPLY_FPS:,} frames/s on the reply-heavy file",
+                r["fps_best"] >= TARGET_REPLY_FPS, r["fps_median"] >= TARGET_REPLY_FPS,
+                f"{r['fps_best']:,.0f} frames/s best, {r['fps_median']:,.0f} median")
+    faster_than_nn("reply", "reply-heavy file")
     bpf = rows.get(("tcpdump-bpf", "mixed"))
-    if lb_mix and bpf:
+    mix = lb["mixed"]
+    if mix and bpf:
         verdict(f"mixed file within {TARGET_MIXED_VS_BPF:g}× of tcpdump's BPF-only pass",
-                lb_mix["best_s"] <= TARGET_MIXED_VS_BPF * bpf["best_s"],
-                lb_mix["median_s"] <= TARGET_MIXED_VS_BPF * bpf["median_s"],
-                f"{lb_mix['best_s']:.2f} s vs {bpf['best_s']:.2f} s best = "
-                f"{lb_mix['best_s'] / bpf['best_s']:.1f}× "
-                f"(median {lb_mix['median_s'] / bpf['median_s']:.1f}×)")
-    lbs = [r for r in (lb_arp, lb_mix) if r]
-    if lbs:
-        peak = max(r["peak_rss_bytes"] for r in lbs)
-        verdict(f"peak memory < {TARGET_RSS / 1e6:.0f} MB", peak < TARGET_RSS, peak < TARGET_RSS,
+                mix["best_s"] <= TARGET_MIXED_VS_BPF * bpf["best_s"],
+                mix["median_s"] <= TARGET_MIXED_VS_BPF * bpf["median_s"],
+                f"{mix['best_s']:.2f} s vs {bpf['best_s']:.2f} s best = "
+                f"{mix['best_s'] / bpf['best_s']:.1f}× "
+                f"(median {mix['median_s'] / bpf['median_s']:.1f}×)")
+    if lb["spray"]:
+        sp = lb["spray"]
+        verdict(f"the address spray in ≤ {TARGET_SPRAY_S:g} s",
+                sp["best_s"] <= TARGET_SPRAY_S, sp["median_s"] <= TARGET_SPRAY_S,
+                f"{sp['best_s']:.2f} s best, {sp['median_s']:.2f} s median "
+                f"({sp['fps_best']:,.0f} frames/s)")
+        verdict(f"the address spray in ≤ {TARGET_SPRAY_RSS / 1e9:g} GB peak RSS",
+                sp["peak_rss_bytes"] <= TARGET_SPRAY_RSS, sp["peak_rss_bytes"] <= TARGET_SPRAY_RSS,
+                f"{sp['peak_rss_bytes'] / 1e6:.0f} MB")
+    faster_than_nn("spray", "address spray")
+    small = [r for k, r in lb.items() if r and k != "spray"]
+    if small:
+        peak = max(r["peak_rss_bytes"] for r in small)
+        verdict(f"peak memory < {TARGET_RSS / 1e6:.0f} MB (all but the spray)", peak < TARGET_RSS,
+                peak < TARGET_RSS,
                 f"{peak / 1e6:.1f} MB max RSS of arpwatch-lb ("
-                + ", ".join(f"{r['file']} {r['peak_rss_bytes'] / 1e6:.1f} MB" for r in lbs) + ")")
+                + ", ".join(f"{r['file']} {r['peak_rss_bytes'] / 1e6:.1f} MB" for r in small) + ")")
     return out
+
+
+def report_head(stream: Any) -> dict[str, Any]:
+    """The top-level fields of a JSON report, read line by line past its (long) ``ips`` list."""
+    head: dict[str, Any] = {}
+    skipping = False
+    for line in stream:
+        text = line.decode() if isinstance(line, bytes) else line
+        if skipping:
+            skipping = text.rstrip() not in ("  ]", "  ],")
+            continue
+        if text.startswith('  "ips": ['):
+            skipping = not text.rstrip().endswith(("[]", "[],"))
+            continue
+        if text.startswith('  "'):
+            key, _, value = text.strip().rstrip(",").partition(": ")
+            head[json.loads(key)] = json.loads(value)
+    return head
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -357,11 +405,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r.get('vs_lb', '')} |")
     notes = []
     if any(r["scaled_by"] != 1 for r in rows):
-        notes.append(f"¹ tshark would take more than {result['tshark_budget_s']:.0f} s on the full file "
-                     f"(estimated from an untimed run on the first {SUBSET:,} frames), so it was timed on "
-                     f"those {SUBSET:,} frames (`editcap -F pcap -r F out 1-{SUBSET}`) and its seconds "
-                     "(wall and CPU) were multiplied by the frame ratio; frames/s and RSS are as "
-                     "measured on the subset.")
+        notes.append(f"¹ the tool would take more than {result['tshark_budget_s']:.0f} s on the full "
+                     f"file (estimated from an untimed run on the first {SUBSET:,} frames), so it was "
+                     f"timed on those {SUBSET:,} frames (`editcap -F pcap -r F out 1-{SUBSET}`) and its "
+                     "seconds (wall and CPU) were multiplied by the frame ratio; frames/s and RSS are as "
+                     "measured on the subset.  A tool that slows down as it meets more addresses "
+                     "(tcpdump's name tables on the spray) would take longer still.")
     notes += result["notes"]
     if notes:
         lines += [""] + [f"- {x}" for x in notes]
@@ -404,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default="", help="comma-separated subset of: arpwatch-lb, tcpdump-bpf, "
                     "tcpdump-nn, tshark, arpwatch")
     ap.add_argument("--tshark-budget", type=float, default=120.0,
-                    help="seconds tshark may take on a full file before it runs on a subset (120)")
+                    help="seconds a slow peer (tshark, tcpdump -nn, arpwatch) may take on a full "
+                         "file before it runs on a subset (120)")
     ap.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                     help="cProfile arpwatch-lb on the all-ARP file: when a target is missed (auto)")
     args = ap.parse_args(argv)
@@ -444,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
         say("untimed check runs ...")
         for job in jobs:
-            if job.tool.key == "tshark" and job.frames > SUBSET:
+            if job.tool.key in SLOW_PEERS and job.frames > SUBSET:
                 sub = subset_of(job.path, SUBSET)
                 warm([sub])
                 s = Job(job.tool, job.kind, sub, SUBSET).run(scratch)
@@ -452,15 +502,15 @@ def main(argv: list[str] | None = None) -> int:
                 job.check["estimate_full_s"] = round(estimate, 1)
                 if estimate > args.tshark_budget:
                     job.path, job.scale, job.frames = sub, job.frames / SUBSET, SUBSET
-                say(f"  tshark on {job.kind}: {s.wall:.1f} s for {SUBSET:,} frames -> about "
-                    f"{estimate:.0f} s for the file; timing it on "
+                say(f"  {job.tool.label} on {job.kind}: {s.wall:.1f} s for {SUBSET:,} frames -> "
+                    f"about {estimate:.0f} s for the file; timing it on "
                     f"{'the subset' if job.scale != 1 else 'the full file'}")
                 continue
             if job.tool.key == "arpwatch-lb":
                 with tempfile.TemporaryFile() as f:
                     s = job.run(scratch, stdout=f)
                     f.seek(0)
-                    report = json.load(f)
+                    report = report_head(f)  # the spray's report lists a million IPs
                 fr = report["frames"]
                 job.check = {"total": fr["total"], "claims": fr["claims"], "probes": fr["probe"],
                              "summary": report["summary"], "errors": report["errors"],
@@ -495,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         lb = by[("arpwatch-lb", r["file"])]
         r["vs_lb"] = "—" if r["tool"] == "arpwatch-lb" else fmt_ratio(r["best_s"], lb["best_s"])
     order = {t.key: i for i, t in enumerate(tools)}
-    rows.sort(key=lambda r: (r["file"] != "arp", order[r["tool"]]))
+    rows.sort(key=lambda r: (FILE_ORDER.get(r["file"], 9), order[r["tool"]]))
     for t in tools:
         notes += t.notes
     for j in jobs:
@@ -507,8 +557,11 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"arpwatch-lb on {j.kind}: {c['total']:,} frames read, {c['claims']:,} claims, "
                          f"{c['probes']:,} probes; {ips['ips']:,} IPs: {ips['contested']} contested, "
                          f"{ips['moved']} moved, {ips['ok']:,} ok; exit status {c['exit_status']}")
-    notes.append("arpwatch-lb's exit status 1 means 'some IP contested' — expected here: the captures "
-                 "contain three flip-flopping VIPs")
+    notes.append("arpwatch-lb's exit status 1 means 'some IP contested' — expected here: every "
+                 "capture contains flip-flopping VIPs")
+    notes.append("the spray's addresses are (VLAN, IP) keys: 198.18.0.0/15 holds 131,072 "
+                 "addresses, so the spray repeats them on VLANs 101-108 (87 % of its frames are "
+                 "802.1Q-tagged, which Debian's arpwatch skips)")
     result: dict[str, Any] = {
         "schema": "arpwatch-lb/bench/1",
         "frames": args.frames, "repeat": args.repeat, "seed": args.seed,

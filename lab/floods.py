@@ -14,7 +14,7 @@ from arpwatch_lb.core.frames import BROADCAST_MAC as BROADCAST
 from arpwatch_lb.core.frames import encode_arp, ethernet_frame
 from arpwatch_lb.sinks.pcap_writer import PcapWriter
 
-__all__ = ["flip_flop_pcap", "flood_pcap", "udp_flood_pcap"]
+__all__ = ["flip_flop_pcap", "flood_pcap", "spray_pcap", "udp_flood_pcap"]
 
 
 def flood_pcap(path: Path, frames: int, ips: int = 256) -> Path:
@@ -29,6 +29,32 @@ def flood_pcap(path: Path, frames: int, ips: int = 256) -> Path:
     t = 1_700_000_000.0
     for n in range(frames):
         w.write(t + n * 1e-5, pkts[n % ips])
+    w.close()
+    return path
+
+
+def spray_pcap(path: Path, frames: int, vip: str, fight_every: int = 1000, pps: int = 40_000
+               ) -> Path:
+    """An address spray: ``frames`` broadcast gratuitous ARPs, each from its own MAC, over the
+    131,072 addresses of 198.18.0.0/15 (after that, addresses again with new MACs); every
+    ``fight_every``-th frame claims ``vip`` instead, from two MACs in turns (a flip-flop
+    underneath).  Timestamps ``1/pps`` apart."""
+    fighters = (b"\x02\x00\x5e\x30\x00\x01", b"\x02\x00\x5e\x30\x00\x02")
+    vaddr = bytes(int(p) for p in vip.split("."))
+    w = PcapWriter(path)
+    t = 1_700_000_000.0
+    fights = 0
+    for n in range(frames):
+        if n % fight_every == fight_every // 2:
+            mac = fighters[fights % 2]
+            fights += 1
+            w.write(t + n / pps, ethernet_frame(BROADCAST, mac, encode_arp(1, mac, vaddr, BROADCAST,
+                                                                           vaddr)))
+            continue
+        k = n % (1 << 17)
+        mac = bytes((0x02, 0x5E, 0x40 | (n >> 24 & 0x0F), n >> 16 & 0xFF, n >> 8 & 0xFF, n & 0xFF))
+        ip = bytes((198, 18 + (k >> 16), k >> 8 & 0xFF, k & 0xFF))
+        w.write(t + n / pps, ethernet_frame(BROADCAST, mac, encode_arp(1, mac, ip, BROADCAST, ip)))
     w.close()
     return path
 

@@ -26,11 +26,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from lab import Lab, LabError  # noqa: E402
-from lab.floods import flip_flop_pcap, flood_pcap, udp_flood_pcap  # noqa: E402 - re-exported
+from lab.floods import flip_flop_pcap, flood_pcap, spray_pcap, udp_flood_pcap  # noqa: E402 - re-exported
 from lab.netlab import Host  # noqa: E402
 
 __all__ = ["ARPWATCH", "Lab", "LabError", "Watch", "arpwatch", "flip_flop_pcap", "flood_pcap",
-           "live_lab_fixture", "start_watch", "tcpreplay", "udp_flood_pcap"]
+           "live_lab_fixture", "spray_pcap", "start_watch", "tcpreplay", "udp_flood_pcap"]
 
 ARPWATCH = [sys.executable, "-m", "arpwatch_lb"]
 

@@ -7,7 +7,9 @@ Python entirely.
 
 from __future__ import annotations
 
+import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from live_lab import (  # noqa: F401 - live_lab_fixture provides the live_lab fi
     Lab,
     flood_pcap,
     live_lab_fixture,
+    spray_pcap,
     start_watch,
     tcpreplay,
     udp_flood_pcap,
@@ -103,3 +106,72 @@ def test_small_buffer_drops_are_reported_and_accounted(live_lab: Lab, tmp_path: 
     assert any("dropped" in x for x in report["warnings"])
     assert any("kernel dropped" in line for line in w.stderr)
     assert events[-1]["event"] == "summary" and events[-1]["kernel_drops"] == drops
+
+
+SPRAY_FRAMES = 240_000  # 6 s at 40,000 frames/s: every address of 198.18.0.0/15, then again
+SPRAY_PPS = 40_000
+HALF_THE_DAEMONSET_LIMIT = 128 * 2**20  # deploy/20-daemonset.yaml: memory limit 256Mi
+
+
+def _rss_kib(pid: int) -> tuple[int, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+    hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
+    assert rss and hwm, status
+    return int(rss.group(1)), int(hwm.group(1))
+
+
+def test_address_spray_memory_stays_bounded_and_the_vip_stays_contested(live_lab: Lab,
+                                                                        tmp_path: Path) -> None:
+    """The issue's case: a misbehaving host sprays gratuitous ARP from ever new addresses and
+    MACs while a VIP flip-flops underneath.  ``watch`` with its default cap keeps its peak RSS
+    (read from /proc) under half the DaemonSet's memory limit, still reports the VIP contested,
+    and accounts for every frame (counted or dropped by the kernel)."""
+    sender = live_lab.add_host("sender", ip=None)
+    obs = live_lab.add_host("obs", ip=None)
+    vip = "192.0.2.200"
+    pcap = spray_pcap(tmp_path / "spray.pcap", SPRAY_FRAMES, vip)
+    w = start_watch(obs, "-i", "eth0", "--vip", vip, "--probe-interval", "3600",
+                    "--summary-interval", "1")
+    pid = w.proc.pid
+    assert "arpwatch_lb" in Path(f"/proc/{pid}/cmdline").read_text()  # ip netns exec execs
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            try:
+                samples.append(_rss_kib(pid)[0])
+            except (OSError, AssertionError):
+                return
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.monotonic()
+    sent = tcpreplay(sender, pcap, SPRAY_PPS)
+    seconds = time.monotonic() - t0
+    time.sleep(2.0)  # the backlog drains, a statistics read follows
+    _, peak_kib = _rss_kib(pid)
+    done.set()
+    sampler.join(5)
+    live_lab.stop(w.proc, signal.SIGTERM)
+    rc, events, report = w.finish()
+    peak = peak_kib * 1024
+    [src] = report["sources"]
+    counted, drops = report["frames"]["total"], src["kernel_drops"]
+    print(f"spray: sent {sent} in {seconds:.1f} s, counted {counted}, kernel drops {drops}, "
+          f"peak RSS {peak / 2**20:.1f} MiB (sampled max {max(samples) / 1024:.1f} MiB), "
+          f"table {report['table']}")
+    assert sent == SPRAY_FRAMES
+    assert counted + drops == sent, (counted, drops)  # drops are accounted, never hidden
+    assert peak < HALF_THE_DAEMONSET_LIMIT, f"peak RSS {peak / 2**20:.1f} MiB"
+    [entry] = report["ips"]
+    assert entry["ip"] == vip and entry["verdict"] == "contested", entry
+    assert rc == 1  # contested
+    table = report["table"]
+    assert table["evictions"] > 0 and table["entries"] <= table["max_ips"] == 50_000
+    full = [ev for ev in events if ev["event"] == "table_full"]
+    assert full and full[0]["first"] and sum(ev["evicted"] for ev in full) == table["evictions"]
+    live = [line for line in w.stderr if "IP table is full" in line and "table_full" in line]
+    assert len(live) == 1  # said once while it happens (the final report's warnings repeat it)

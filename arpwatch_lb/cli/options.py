@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from ..core.addresses import VipSet, parse_vips
-from ..core.tracker import DEFAULT_WINDOW
+from ..core.tracker import DEFAULT_MAX_IPS, DEFAULT_WINDOW
 from ..core.verdicts import EXIT_ERROR
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,3 +77,14 @@ def interface_option(multiple: bool = True) -> Callable[[F], F]:
     return click.option("--interface", "-i", "interfaces", multiple=multiple, metavar="IF",
                         help="Network interface (repeatable). Default: the interface of the "
                              "default route.")
+
+
+def max_ips_option(default: int = DEFAULT_MAX_IPS) -> Callable[[F], F]:
+    """``--max-ips N``: the cap of the IP table (0: none)."""
+    what = ("The default keeps a watch's memory (DaemonSet: 256 Mi) under half its limit. "
+            if default else "Default: no cap (a report on every IP of the capture). ")
+    return click.option(
+        "--max-ips", type=click.IntRange(min=0), default=default, show_default=True, metavar="N",
+        help="Track at most N IPs (an IP whose owner changed also counts its remembered MACs "
+             "and runs); the least recently claimed ones are evicted first, never a --vip or "
+             "Kubernetes VIP or a node InternalIP. " + what + "0: no cap.")

@@ -21,6 +21,7 @@ from .options import (
     check_probeable,
     format_option,
     input_errors,
+    max_ips_option,
     vip_option,
     window_option,
 )
@@ -41,8 +42,9 @@ from .options import (
               metavar="N", help="At most N requests per second (all VIPs together).")
 @window_option
 @format_option(("table", "json"), "table")
+@max_ips_option()
 def probe(vips: VipSet, interface: str | None, count: int, interval: float, timeout: float,
-          rate: float, window: float, fmt: str, kubernetes: bool = False,
+          rate: float, window: float, fmt: str, max_ips: int = 0, kubernetes: bool = False,
           kubeconfig: str | None = None) -> None:
     """Ask who has each VIP (ARP for IPv4, Neighbor Solicitations for IPv6) and report every
     MAC that answers.
@@ -60,7 +62,8 @@ def probe(vips: VipSet, interface: str | None, count: int, interval: float, time
     with input_errors(*kubernetes_errors()):
         vips, targets, node_ips = probe_targets(vips, kubeconfig if kubernetes else None,
                                                 kubernetes, warnings.append)
-    tracker = OwnershipTracker(window=window)
+    # the probed addresses (VIPs, node IPs) are never evicted, whatever else answers meanwhile
+    tracker = OwnershipTracker(window=window, max_ips=max_ips or None, protect=targets)
     with input_errors(CaptureError):
         name = interface or default_interface()
         check_interfaces([name])

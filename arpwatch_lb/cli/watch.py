@@ -23,6 +23,7 @@ from .options import (
     check_probeable,
     input_errors,
     interface_option,
+    max_ips_option,
     vip_option,
     window_option,
 )
@@ -57,12 +58,13 @@ from .options import (
 @click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
               metavar="FILE", help="Keep an HTML page of the owner timelines in FILE, rewritten "
               "at every summary interval and at the end.")
+@max_ips_option()
 @kubernetes_options
 @metrics_options
 def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate: float,
           window: float, duration: float | None, fmt: str | None, summary_interval: float,
           write_pcap: Path | None, pcap_max_mb: float, promisc: bool, buffer_mb: float,
-          kubernetes: bool = False, kubeconfig: str | None = None,
+          max_ips: int = 0, kubernetes: bool = False, kubeconfig: str | None = None,
           metrics_port: int | None = None, metrics_address: str = METRICS_ANY,
           html: Path | None = None) -> None:
     """Watch ARP and IPv6 Neighbor Discovery live: report new claimants, owner changes and
@@ -82,7 +84,8 @@ def watch(interfaces: tuple[str, ...], vips: VipSet, probe_interval: float, rate
                       probe_interval=probe_interval, rate=rate, duration=duration, fmt=fmt,
                       write_pcap=write_pcap, pcap_max_bytes=int(pcap_max_mb * 2**20),
                       promisc=promisc, summary_interval=summary_interval,
-                      buffer_bytes=int(buffer_mb * 2**20), html=html)
+                      buffer_bytes=int(buffer_mb * 2**20), html=html,
+                      max_ips=max_ips)
     with input_errors(CaptureError, ServiceError, OSError):
         watch_run = WatchRun(cfg, kubernetes=kubernetes, kubeconfig=kubeconfig,
                              metrics_port=metrics_port, metrics_host=metrics_address).start()

@@ -21,6 +21,10 @@ storm of lines:
   same per-second budget as ``new_claimant``.
 * ``vrrp_split_brain`` — two routers advertise one VRID at once (both
   MASTER).  Never rate-limited: once per episode.
+* ``table_full`` — the tracker's IP table reached its cap and evicted IPs
+  (:meth:`EventPolicy.table`): at once the first time, then at most one line
+  per ``table_interval`` seconds while evictions go on, each with the count
+  since the previous line.
 
 With a MAC → node mapping (``nodes``, a callable: ``--kubernetes``), events
 that name MACs also name nodes: ``node`` (for ``mac``), ``previous_node``
@@ -44,16 +48,19 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .addresses import VipSet, format_ip, format_mac
+from .report import table_summary
 from .tracker import Change, Key, OwnershipTracker
-from .verdicts import CONTESTED, UNCLAIMED, judge, same_node, summary_counts
+from .verdicts import CONTESTED, same_node
 
 __all__ = ["EVENT_KINDS", "EventPolicy"]
 
 EVENT_KINDS = ("new_claimant", "owner_changed", "flip_flop", "contested", "resolved",
                "duplicate_reply", "kernel_drops", "interface_down", "interface_up",
-               "interface_vanished", "summary", "announcer_identified", "vrrp_split_brain")
+               "interface_vanished", "summary", "announcer_identified", "vrrp_split_brain",
+               "table_full")
 DEFAULT_INTERVAL = 1.0
 DEFAULT_BURST = 50
+DEFAULT_TABLE_INTERVAL = 10.0
 
 
 def _base(event: str, time: float, interface: str | None = None, key: Key | None = None,
@@ -74,7 +81,8 @@ class EventPolicy:
 
     def __init__(self, tracker: OwnershipTracker, vips: VipSet | None = None,
                  interval: float = DEFAULT_INTERVAL, burst: int = DEFAULT_BURST,
-                 nodes: Callable[[], Mapping[bytes, str]] | None = None) -> None:
+                 nodes: Callable[[], Mapping[bytes, str]] | None = None,
+                 table_interval: float = DEFAULT_TABLE_INTERVAL) -> None:
         self.tracker = tracker
         self.nodes = nodes
         """MAC → node name provider, or None (no node fields)."""
@@ -90,6 +98,17 @@ class EventPolicy:
         self._second = -1
         self._second_lines = 0
         self._node_map: Mapping[bytes, str] | None = None
+        self.table_interval = table_interval
+        self._evictions_told = 0
+        self._table_line_at: float | None = None
+        tracker.on_evict(self._forget)
+
+    def _forget(self, key: Key) -> None:
+        """The tracker evicted ``key`` (a full table): drop what is kept about it here."""
+        self.contested.pop(key, None)
+        for kind in ("flip_flop", "duplicate_reply"):
+            self._last_line.pop((kind, key), None)
+            self._folded.pop((kind, key), None)
 
     # -- tracker changes -------------------------------------------------
 
@@ -191,11 +210,26 @@ class EventPolicy:
                 del self.contested[key]
                 if self._node_map is None and self.nodes is not None:
                     self._node_map = self.nodes()
-                ev = self._event("resolved", now, None, key, self.tracker.ips[key].owner)
+                st = self.tracker.ips.get(key)
+                ev = self._event("resolved", now, None, key, st.owner if st else None)
                 self._add_macs(ev, key)
                 ev["quiet_since"] = round(last, 6)
                 out.append(ev)
         return out
+
+    def table(self, now: float) -> list[dict[str, Any]]:
+        """A ``table_full`` event when the tracker evicted IPs since the last one (rate-limited)."""
+        total = self.tracker.evictions
+        new = total - self._evictions_told
+        if new <= 0:
+            return []
+        if self._table_line_at is not None and now - self._table_line_at < self.table_interval:
+            return []
+        ev = _base("table_full", now)
+        ev.update(self.tracker.table(), evicted=new, first=self._table_line_at is None)
+        self._evictions_told = total
+        self._table_line_at = now
+        return [ev]
 
     # -- capture facts ---------------------------------------------------
 
@@ -226,11 +260,11 @@ class EventPolicy:
     def summary(self, now: float, counts: Mapping[str, int], drops: int,
                 interfaces: Mapping[str, str]) -> dict[str, Any]:
         """A periodic ``summary`` line: verdict counts, frame counts, drops."""
-        judged, nobody = judge(self.tracker.ips, self.vips,
-                               self.nodes() if self.nodes is not None else None)
+        ips = table_summary(self.tracker, self.vips,
+                             self.nodes() if self.nodes is not None else None)
         ev = _base("summary", now)
         ev.update(
-            ips=summary_counts([*(v for _, v in judged), *(UNCLAIMED for _ in nobody)]),
+            ips=ips,
             contested_now=len(self.contested),
             frames=int(counts.get("total", 0)),
             claims=int(counts.get("claims", 0)),
@@ -238,4 +272,6 @@ class EventPolicy:
             suppressed=self.suppressed,
             interfaces=dict(interfaces),
         )
+        if self.tracker.max_ips is not None:
+            ev["table"] = self.tracker.table()
         return ev

@@ -7,18 +7,28 @@ README; fields are only ever added, never renamed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .addresses import VipSet, format_ip, format_mac, ip_sort_key, parse_ip
+from .addresses import VipSet, format_ip, format_mac
 from .frames import malformed_counts
-from .tracker import IpState, OwnershipTracker
-from .verdicts import UNCLAIMED, VERDICT_ORDER, judge, one_node, summary_counts
+from .tracker import IpState, Key, MacIps, OwnershipTracker, Quiet, public_key
+from .verdicts import (
+    OK,
+    UNCLAIMED,
+    VERDICT_ORDER,
+    document_exit_status,
+    one_node,
+    report_exit_status,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from .probe_plan import ProbeRtts
 
-__all__ = ["SCHEMA", "build_report", "frames_section", "vrrp_section"]
+__all__ = ["SCHEMA", "build_report", "document_exit_status", "frames_section", "report_document",
+           "report_exit_status", "table_summary", "vrrp_section"]
 
 SCHEMA = "arpwatch-lb/report/2"
 """Version 2 added ``announcer`` to claimants, ``announcer_hint`` to IPs and the
@@ -35,21 +45,19 @@ def _t(x: float | None) -> float | None:
 def frames_section(counts: Mapping[str, int], tracker: OwnershipTracker) -> dict[str, Any]:
     """The ``frames`` object: counts by kind, malformed by reason, claim kinds."""
     out: dict[str, Any] = {k: int(counts.get(k, 0)) for k in FRAME_KINDS}
-    ips = tracker.ips.values()
-    out["requests"] = sum(s.requests for s in ips)
-    out["replies"] = sum(s.replies for s in ips)
-    out["gratuitous"] = sum(s.gratuitous for s in ips)
-    out["eth_mismatch"] = sum(s.eth_mismatch for s in ips)
+    totals = tracker.totals()  # every claim, evicted and untracked IPs' too
+    for k in ("requests", "replies", "gratuitous", "eth_mismatch"):
+        out[k] = totals[k]
     out["malformed"] = malformed_counts(counts)
     return out
 
 
-def _announcer(tracker: OwnershipTracker, st: IpState, mac: bytes) -> dict[str, str]:
-    a = tracker.announcer(st.key, mac)
+def _announcer(tracker: OwnershipTracker, key: Key, mac: bytes) -> dict[str, str]:
+    a = tracker.announcer(key, mac)
     return {"kind": a.kind, "evidence": a.evidence}
 
 
-def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
+def _ip_entry(st: IpState, tracker: OwnershipTracker,
               nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
     vlan, inner, ip = st.key
     claimants = []
@@ -61,8 +69,8 @@ def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
             "last_seen": _t(c.last),
             "runs": c.runs,
             "host_ips": [format_ip(k[2]) for k in tracker.other_ips(mac, st.key)[:HOST_IPS]],
-            "other_ips": tracker.mac_ip_counts.get(mac, 1) - 1,
-            "announcer": _announcer(tracker, st, mac),
+            "other_ips": max(tracker.other_ip_count(mac), 1) - 1,
+            "announcer": _announcer(tracker, st.key, mac),
         })
         if nodes is not None:
             claimants[-1]["node"] = nodes.get(mac)
@@ -71,7 +79,7 @@ def _ip_entry(st: IpState, verdict: str, tracker: OwnershipTracker,
         "ip": format_ip(ip),
         "vlan": vlan,
         "inner_vlan": inner,
-        "verdict": verdict,
+        "verdict": verdict(st, nodes),
         "owner": format_mac(st.owner),
         "owner_since": _t(st.run_first),
         "claimants": claimants,
@@ -114,10 +122,233 @@ def _unclaimed_entry(ip: bytes) -> dict[str, Any]:
     }
 
 
-def _sort_key(entry: Mapping[str, Any]) -> tuple:
-    """Worst verdict first, untagged first, by VLAN, then IPv4 before IPv6, by address."""
-    return (VERDICT_ORDER[entry["verdict"]], entry["vlan"] is not None, entry["vlan"] or 0,
-            entry["inner_vlan"] or 0, ip_sort_key(entry["ip"]))
+def _quiet_entry(key: Key, q: Quiet, tracker: OwnershipTracker,
+                 nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+    """:func:`_ip_entry` of a compact record (one MAC, no change), without building an IpState."""
+    vlan, inner, ip = key
+    mac = format_mac(q.owner)
+    first, last, frames = _t(q.run_first), _t(q.run_last), q.run_frames
+    claimant = {"mac": mac, "frames": frames, "first_seen": first, "last_seen": last, "runs": 1,
+                "host_ips": [format_ip(k[2]) for k in tracker.other_ips(q.owner, key)[:HOST_IPS]],
+                "other_ips": max(tracker.other_ip_count(q.owner), 1) - 1,
+                "announcer": _announcer(tracker, key, q.owner)}
+    if nodes is not None:
+        node = claimant["node"] = nodes.get(q.owner)
+    entry = {
+        "ip": format_ip(ip), "vlan": vlan, "inner_vlan": inner, "verdict": OK, "owner": mac,
+        "owner_since": first, "claimants": [claimant], "changes": 0, "flip_flops": 0,
+        "duplicate_replies": 0, "frames": frames, "requests": q.requests,
+        "replies": frames - q.requests, "gratuitous": q.gratuitous,
+        "eth_mismatch": q.eth_mismatch, "first_seen": first, "last_seen": last,
+        "first_flip_flop": None, "last_flip_flop": None,
+        "timeline": [{"mac": mac, "first": first, "last": last, "frames": frames}],
+        "timeline_complete": True,
+        "announcer_hint": tracker.announcer_hint(key),
+    }
+    if tracker.max_marks:
+        entry["duplicate_reply_events"] = []  # a compact record never saw a duplicate reply
+    if nodes is not None:
+        entry["nodes"] = [] if node is None else [node]
+        entry["same_node"] = False
+    return entry
+
+
+def _ordered(tracker: OwnershipTracker, vips: VipSet, nodes: Mapping[bytes, str] | None
+             ) -> tuple[dict[str, list[Any]], list[bytes]]:
+    """The selected records' internal keys by verdict, each list in report order, and the
+    unclaimed single VIPs (sorted).  Report order: verdict, untagged before tagged, VLAN,
+    inner VLAN, IPv4 before IPv6, address (big-endian bytes of one length sort as the number)."""
+    buckets: dict[str, list[Any]] = {v: [] for v in VERDICT_ORDER}
+    keys = list(tracker._ips)
+    if vips:
+        keys = [k for k in keys if (k if k.__class__ is bytes else k[2]) in vips]
+    fulls = tracker._fulls  # the few IPs with full records; the rest are compact: ok
+    buckets[OK] = [k for k in keys if k not in fulls] if fulls else keys
+    ips = tracker._ips
+    for k in list(fulls):
+        if not vips or (k if k.__class__ is bytes else k[2]) in vips:
+            buckets[verdict(ips[k], nodes)].append(k)  # type: ignore[arg-type]
+    for v, keys in buckets.items():
+        plain = [k for k in keys if k.__class__ is bytes]
+        plain.sort()
+        if any(len(k) != 4 for k in plain):
+            plain.sort(key=len)  # stable: IPv4 before IPv6, each in address order
+        if len(plain) < len(keys):
+            tagged = [k for k in keys if k.__class__ is not bytes]
+            tagged.sort(key=lambda k: (k[0], k[1] or 0, len(k[2]), k[2]))
+            plain += tagged
+        buckets[v] = plain
+    claimed: set[bytes] = set()
+    if vips.singles:
+        claimed = {ik if ik.__class__ is bytes else ik[2] for ik in tracker._ips}
+    unclaimed = sorted((ip for ip in vips.singles if ip not in claimed),
+                       key=lambda ip: (len(ip), ip))
+    return buckets, unclaimed
+
+
+def _entries(tracker: OwnershipTracker, buckets: Mapping[str, list[Any]], unclaimed: list[bytes],
+             nodes: Mapping[bytes, str] | None, probes: ProbeRtts | None
+             ) -> Iterator[dict[str, Any]]:
+    ips = tracker._ips
+    for v in VERDICT_ORDER:
+        if v == UNCLAIMED:
+            for ip in unclaimed:
+                e = _unclaimed_entry(ip)
+                if tracker.max_marks:
+                    e["duplicate_reply_events"] = []
+                if nodes is not None:
+                    e.update(nodes=[], same_node=False)
+                if probes is not None:
+                    e["probe_rtt"] = probes.ip_doc(ip)
+                yield e
+            continue
+        for ik in buckets[v]:
+            st = ips.get(ik)
+            if st is None:  # evicted meanwhile (a live session): leave it out
+                continue
+            key = public_key(ik)
+            if st.__class__ is IpState:
+                e = _ip_entry(st, tracker, nodes)  # type: ignore[arg-type]
+            else:
+                e = _quiet_entry(key, st, tracker, nodes)  # type: ignore[arg-type]
+            if probes is not None:
+                e["probe_rtt"] = probes.ip_doc(key[2])
+            yield e
+
+
+class _Entries:
+    """The report's IP entries, built anew on every iteration (a sink may pass twice)."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return _entries(*self.args)
+
+    def json_lines(self) -> Iterator[str]:
+        """Each entry as ``json.dumps`` would write it; compact records straight from a template."""
+        tracker, buckets, unclaimed, nodes, probes = self.args
+        if nodes is not None or probes is not None or tracker.max_marks:
+            yield from map(json.dumps, _entries(*self.args))
+            return
+        ips_get = tracker._ips.get
+        macs_get = tracker._macs.get
+        dumps = json.dumps
+        full, single = IpState, bytes
+        o, small, text = _OCTETS, _SMALL, time_text
+        for v in VERDICT_ORDER:
+            if v == UNCLAIMED:
+                for ip in unclaimed:
+                    yield dumps(_unclaimed_entry(ip))
+                continue
+            for ik in buckets[v]:
+                q = ips_get(ik)
+                if q is None:
+                    continue
+                if q.__class__ is full:
+                    yield dumps(_ip_entry(q, tracker))  # type: ignore[arg-type]
+                    continue
+                # _quiet_entry(key, q), as json.dumps writes it (tests compare the two)
+                if ik.__class__ is single:
+                    ip, vlan, inner = ik, "null", "null"
+                else:
+                    vl, inn, ip = ik
+                    vlan, inner = str(vl), "null" if inn is None else str(inn)
+                owner = q.owner
+                mac = owner.hex(":")
+                t = q.run_first
+                if 1.0 <= t < 4294967296.0:  # time_text, inline: the hot loop of a spray
+                    first = f"{t:.6f}".rstrip("0")
+                    if first[-1] == ".":
+                        first += "0"
+                else:
+                    first = text(t)
+                last = first if q.run_last is t else text(q.run_last)
+                n, req, grat, mm = q.run_frames, q.requests, q.gratuitous, q.eth_mismatch
+                e = macs_get(owner)
+                if e.__class__ is MacIps:
+                    others = tracker.other_ips(owner, public_key(ik))[:HOST_IPS]
+                    hosts = "[" + ", ".join(f'"{format_ip(k[2])}"' for k in others) + "]"
+                    count = str(e.count - 1)  # type: ignore[union-attr]
+                else:  # the MAC claimed this IP only
+                    hosts, count = "[]", "0"
+                ipt = (f"{o[ip[0]]}.{o[ip[1]]}.{o[ip[2]]}.{o[ip[3]]}" if len(ip) == 4
+                       else format_ip(ip))
+                key = public_key(ik)
+                ann = tracker.announcer(key, owner)
+                announcer = dumps({"kind": ann.kind, "evidence": ann.evidence})
+                hint = dumps(tracker.announcer_hint(key))
+                fr = small[n] if n < 1024 else str(n)
+                rq = small[req] if req < 1024 else str(req)
+                rp = small[n - req] if n - req < 1024 else str(n - req)
+                gr = small[grat] if grat < 1024 else str(grat)
+                yield (f'{{"ip": "{ipt}", "vlan": {vlan}, "inner_vlan": {inner}, "verdict": "ok", '
+                       f'"owner": "{mac}", "owner_since": {first}, "claimants": [{{"mac": "{mac}", '
+                       f'"frames": {fr}, "first_seen": {first}, "last_seen": {last}, "runs": 1, '
+                       f'"host_ips": {hosts}, "other_ips": {count}, "announcer": {announcer}}}], '
+                       f'"changes": 0, '
+                       f'"flip_flops": 0, "duplicate_replies": 0, "frames": {fr}, '
+                       f'"requests": {rq}, "replies": {rp}, "gratuitous": {gr}, '
+                       f'"eth_mismatch": {mm}, "first_seen": {first}, "last_seen": {last}, '
+                       f'"first_flip_flop": null, "last_flip_flop": null, "timeline": '
+                       f'[{{"mac": "{mac}", "first": {first}, "last": {last}, "frames": {fr}}}], '
+                       f'"timeline_complete": true, "announcer_hint": {hint}}}')
+
+
+_SMALL = [str(i) for i in range(1024)]
+_OCTETS = [str(i) for i in range(256)]
+
+
+def time_text(t: float) -> str:
+    """``repr(round(t, 6))`` — what JSON writes for a report time — in about half the time.
+
+    For 1 <= t < 2**32 (every capture time until 2106), ``"%.6f"`` gives the
+    same correctly rounded six decimals as ``round``, and since doubles there
+    are less than a millionth apart, the shortest repr of the rounded value is
+    exactly those decimals without trailing zeros (tests check).
+    """
+    if 1.0 <= t < 4294967296.0:
+        s = f"{t:.6f}".rstrip("0")
+        return s + "0" if s[-1] == "." else s
+    return repr(round(t, 6))
+
+
+def report_document(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
+                    sources: Iterable[Mapping[str, Any]] = (), warnings: Iterable[str] = (),
+                    errors: Iterable[str] = (), mode: str = "replay",
+                    probes: ProbeRtts | None = None,
+                    nodes: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+    """:func:`build_report` with ``ips`` an iterable: entries are built as a sink writes them.
+
+    For very large tables (a replay of an address spray): the summary is
+    counted first, then one entry at a time exists (each iteration builds
+    them anew).  Iterate before feeding the tracker again.
+    """
+    buckets, unclaimed = _ordered(tracker, vips, nodes)
+    summary = {v: len(buckets[v]) for v in VERDICT_ORDER}
+    summary[UNCLAIMED] = len(unclaimed)
+    first = tracker.first_seen()
+    doc = {
+        "schema": SCHEMA,
+        "mode": mode,
+        "window": tracker.window,
+        "duplicate_window": tracker.dup_window,
+        "vips": [str(n) for n in vips.networks],
+        "first_time": _t(first),
+        "last_time": _t(tracker.now) if first is not None else None,
+        "summary": {"ips": sum(summary.values()), **summary},
+        "ips": _Entries(tracker, buckets, unclaimed, nodes, probes),
+        "frames": frames_section(counts, tracker),
+        "sources": list(sources),
+        "warnings": list(warnings),
+        "errors": list(errors),
+        "vrrp": vrrp_section(tracker, vips),
+    }
+    if probes is not None:
+        doc["probes"] = probes.report()
+    if tracker.max_ips is not None:
+        doc["table"] = tracker.table()
+    return doc
 
 
 def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: VipSet,
@@ -131,40 +362,11 @@ def build_report(tracker: OwnershipTracker, counts: Mapping[str, int], vips: Vip
     a ``probe_rtt`` to every IP.  ``nodes`` (MAC → node name, ``--kubernetes``):
     adds ``node`` to every claimant and ``nodes``/``same_node`` to every IP,
     and the verdicts are judged per node (:func:`arpwatch_lb.core.verdicts.verdict`).
+    With a capped tracker, the ``table`` object (entries, cap, evictions).
     """
-    judged, nobody = judge(tracker.ips, vips, nodes)
-    entries = [_ip_entry(st, v, tracker, nodes) for st, v in judged]
-    unclaimed = [_unclaimed_entry(ip) for ip in nobody]
-    if nodes is not None:
-        for e in unclaimed:
-            e.update(nodes=[], same_node=False)
-    if tracker.max_marks:
-        for e in unclaimed:
-            e["duplicate_reply_events"] = []
-    entries += unclaimed
-    if probes is not None:
-        for e in entries:
-            e["probe_rtt"] = probes.ip_doc(parse_ip(e["ip"]))
-    entries.sort(key=_sort_key)
-    times = [st.first_seen for st in tracker.ips.values()]
-    doc = {
-        "schema": SCHEMA,
-        "mode": mode,
-        "window": tracker.window,
-        "duplicate_window": tracker.dup_window,
-        "vips": [str(n) for n in vips.networks],
-        "first_time": _t(min(times)) if times else None,
-        "last_time": _t(tracker.now) if times else None,
-        "summary": summary_counts(e["verdict"] for e in entries),
-        "ips": entries,
-        "frames": frames_section(counts, tracker),
-        "sources": list(sources),
-        "warnings": list(warnings),
-        "errors": list(errors),
-        "vrrp": vrrp_section(tracker, vips),
-    }
-    if probes is not None:
-        doc["probes"] = probes.report()
+    doc = report_document(tracker, counts, vips, sources, warnings, errors, mode, probes, nodes)
+    doc["ips"] = list(doc["ips"])
+    doc["summary"]["ips"] = len(doc["ips"])
     return doc
 
 
@@ -173,3 +375,12 @@ def vrrp_section(tracker: OwnershipTracker, vips: VipSet) -> dict[str, Any]:
     table = tracker.fingerprints.vrrp
     return {"adverts": table.adverts,
             "virtual_routers": [g.doc() for g in table.routers(vips if vips else None)]}
+
+
+def table_summary(tracker: OwnershipTracker, vips: VipSet,
+                  nodes: Mapping[bytes, str] | None = None) -> dict[str, int]:
+    """The report's ``summary`` object alone, without building entries (periodic summaries)."""
+    buckets, unclaimed = _ordered(tracker, vips, nodes)
+    summary = {v: len(buckets[v]) for v in VERDICT_ORDER}
+    summary[UNCLAIMED] = len(unclaimed)
+    return {"ips": sum(summary.values()), **summary}

@@ -33,16 +33,43 @@ request and a solicited advertisement a reply):
 * Per IP, which two MACs each flip-flop or duplicate reply was between
   (``fight_pairs``, bounded): policy that knows which MACs belong to one
   machine (:mod:`arpwatch_lb.core.verdicts` with a MAC → node mapping) needs it.
-* Finished runs are kept in a bounded deque (``max_runs``); all counters are
-  exact regardless.  With ``max_marks``, the latest duplicate replies (time,
-  the two MACs, the requester) are kept too, in a deque of that length.
+* Finished runs are kept in a bounded list (the last ``max_runs``); all
+  counters are exact regardless.  With ``max_marks``, the latest duplicate
+  replies (time, the two MACs, the requester) are kept too, in a deque of that
+  length.
 * Per (IP, claimant MAC), a wire fingerprint
   (:class:`~arpwatch_lb.core.fingerprint.FingerprintTable`, ``fingerprints``):
   requests sent from the IP, requests answered, the shape and cadence of its
   gratuitous frames, and the VRRP adverts seen (:meth:`OwnershipTracker.feed_adverts`).
-  Each IP state caches its owner's fingerprint (``fp``), so the hot path
-  pays an attribute read and a counter or two; gratuitous frames (a few per
-  cent of the traffic) pay a method call.
+  Each IP record (compact or full) caches its owner's fingerprint (``fp``), so
+  the hot path pays an attribute read and a counter or two; gratuitous frames
+  (a few per cent of the traffic) pay a method call.  An evicted IP's
+  fingerprints go with it.
+
+**Compact state.**  An IP that only ever had one MAC is a :class:`Quiet`
+record — owner, first and last claim, three counters — about 200 bytes with
+its dict slot and key.  The full :class:`IpState` (claimants, runs, fight
+pairs) is built at its first ownership change.  Internally an untagged IP is
+keyed by its four address bytes alone, a tagged one by the (VLAN, inner VLAN,
+IP) tuple; :attr:`OwnershipTracker.ips` shows every IP as an :class:`IpState`
+under its :data:`Key`, whatever its record.
+
+**Bounded state** (``max_ips``).  The table's *entries* are its IPs plus the
+claimants and runs that full records remember (so an address sprayed with
+ever new MACs weighs what several addresses weigh).  At the end of every
+batch, while there are more entries than the cap, the least recently claimed
+IP (smallest last-claim network time) is evicted — except IPs in ``protect`` (VIPs, node addresses:
+the session's selection, which may change at run time).  An evicted IP's
+claim counts stay in the totals (:meth:`OwnershipTracker.totals`); its state
+is gone, and a later claim starts it afresh.  Every per-IP table elsewhere
+follows the same evictions through :meth:`OwnershipTracker.on_evict`.  The
+MAC → other-IPs identity table holds only (MAC, IP) pairs of tracked IPs, so
+it shrinks with every eviction.  Per IP at most ``MAX_CLAIMANTS`` MACs keep
+their own statistics (later ones are counted, not remembered).
+
+``track`` (a selection of addresses, e.g. ``replay --vip``): IPs outside it
+get no record at all; their claims count in the totals, the identity table
+and the request/reply tables.
 
 The tracker records facts.  Whether an IP is ``ok``, ``moved`` or
 ``contested`` is policy and lives in :mod:`arpwatch_lb.core.verdicts`.  When
@@ -51,12 +78,20 @@ flip-flop, duplicate reply, a VRRP split brain) are queued as :class:`Change`
 objects for :meth:`OwnershipTracker.drain`, which also names the announcers
 whose fingerprints changed since the previous drain (``announcer_identified``
 when a claimant's kind is first known or changes).
+
+Two ways in, with the same result: :meth:`OwnershipTracker.feed_all` takes
+claims one by one; :meth:`OwnershipTracker.feed_batch` takes a
+:class:`ClaimBatch` — a chunk of claims already grouped per IP (by a
+vectorized decoder), so that the common case costs one step per IP and chunk
+instead of one per claim.  A batch carries no frame lengths, shapes or
+VRRP adverts, so it feeds no fingerprints: sessions use it only where
+fingerprints are not wanted (the replay session takes the claim-by-claim way).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,18 +99,26 @@ from .announcers import UNKNOWN
 from .fingerprint import Announcer, Fingerprint, FingerprintTable
 from .frames import Claim, VrrpAdvert
 
-__all__ = ["Change", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Run"]
+__all__ = ["Change", "ClaimBatch", "ClaimantStats", "IpState", "Key", "OwnershipTracker", "Quiet",
+           "Run"]
 
 Key = tuple[int | None, int | None, bytes]
 """(VLAN, inner VLAN, IP address bytes: 4 for IPv4, 16 for IPv6)."""
+IKey = Any
+"""Internal key: the IPv4 address bytes (untagged) or the :data:`Key` tuple (tagged)."""
 
 DEFAULT_WINDOW = 60.0
 DEFAULT_DUP_WINDOW = 1.0
 DEFAULT_MAX_RUNS = 64
+DEFAULT_MAX_IPS = 50_000
+"""The cap ``watch`` and ``probe`` use: about 30 MB of state (README: "Memory")."""
 PRUNE_EVERY = 10.0  # s of network time between prunes of the request/reply tables
 MAX_PENDING = 1 << 18  # remembered requests + replies before a prune is forced
-MAX_IPS_PER_MAC = 16  # "other IPs" remembered per MAC (the count stays exact)
+MAX_IPS_PER_MAC = 16  # "other IPs" listed per MAC (the count stays exact)
+MAX_KEYS_PER_MAC = 256  # IPs remembered per MAC to tell a new (IP, MAC) pair from a known one
 MAX_FIGHT_PAIRS = 32  # MAC pairs remembered per IP for flip-flops / duplicate replies
+MAX_CLAIMANTS = 64  # MACs with their own statistics per IP
+EVICT_BATCH = 8  # a rebuild of the eviction order lists 1/8 of the table
 
 
 @dataclass(slots=True)
@@ -121,6 +164,45 @@ class Change:
     """For ``vrrp_split_brain``: the virtual router (the report's ``vrrp`` object form)."""
 
 
+class Quiet:
+    """The compact record of an IP that only ever had one MAC (see the module docstring).
+
+    Same attribute names as :class:`IpState` for everything the claim loop
+    touches; the rest of the read API is derived.
+    """
+
+    __slots__ = ("fp", "gratuitous", "owner", "requests", "run_first", "run_frames", "run_last")
+    eth_mismatch = 0  # Quiet records with a mismatch are QuietX
+
+    def __init__(self, owner: bytes, first: float, last: float, frames: int = 1,
+                 requests: int = 0, gratuitous: int = 0) -> None:
+        self.owner = owner
+        self.run_first = first
+        self.run_last = last
+        self.run_frames = frames
+        self.requests = requests
+        self.gratuitous = gratuitous
+        self.fp: Fingerprint | None = None
+        """The owner's fingerprint (a cache of ``fingerprints.get(key, owner)``)."""
+
+    def full(self, key: Key, max_runs: int) -> IpState:
+        """The same facts as a full :class:`IpState`."""
+        return IpState(key, self.owner, self.run_first, self.run_last, self.run_frames,
+                       requests=self.requests,
+                       gratuitous=self.gratuitous, eth_mismatch=self.eth_mismatch, fp=self.fp)
+
+
+class QuietX(Quiet):
+    """A compact record with Ethernet/ARP sender mismatches (proxy ARP, spoofing)."""
+
+    __slots__ = ("eth_mismatch",)  # type: ignore[assignment]
+
+    def __init__(self, owner: bytes, first: float, last: float, frames: int = 1,
+                 requests: int = 0, gratuitous: int = 0, eth_mismatch: int = 0) -> None:
+        super().__init__(owner, first, last, frames, requests, gratuitous)
+        self.eth_mismatch = eth_mismatch
+
+
 @dataclass(slots=True, eq=False)
 class IpState:
     """Everything known about one (VLAN, inner VLAN, IP)."""
@@ -131,12 +213,12 @@ class IpState:
     run_last: float
     run_frames: int = 1
     closed: dict[bytes, ClaimantStats] = field(default_factory=dict)
-    runs: deque[Run] = field(default_factory=deque)
+    runs: list[Run] = field(default_factory=list)
+    """The latest finished runs, oldest first (at most the tracker's ``max_runs``)."""
     changes: int = 0
     flip_flops: int = 0
     duplicate_replies: int = 0
     requests: int = 0
-    replies: int = 0
     gratuitous: int = 0
     eth_mismatch: int = 0
     first_flip_flop: float | None = None
@@ -159,16 +241,39 @@ class IpState:
     duplicate reply when the request was not seen —, MACs)."""
     fp: Fingerprint | None = None
     """The owner's fingerprint (a cache of ``fingerprints.get(key, owner)``)."""
+    dropped_claimants: int = 0
+    """Take-overs by MACs beyond the first ``MAX_CLAIMANTS``, which get no statistics of their
+    own (a crowd of spoofed MACs must not grow the state)."""
+    dropped_frames: int = 0
+    """Their claims (still counted in :attr:`frames`)."""
+    dropped_first: float | None = None
+    """The earliest first claim among them (still counted in :attr:`first_seen`)."""
+
+    @property
+    def claimant_count(self) -> int:
+        """Distinct MACs that claimed the IP (late members of a crowd may count twice)."""
+        n = len(self.closed) + self.dropped_claimants
+        if self.owner not in self.closed and len(self.closed) < MAX_CLAIMANTS:
+            n += 1
+        return n
+
+    @property
+    def replies(self) -> int:
+        """Claims that were ARP replies (every claim is a request or a reply)."""
+        return self.frames - self.requests
 
     @property
     def frames(self) -> int:
         """Claims seen for this IP, all MACs."""
-        return self.run_frames + sum(c.frames for c in self.closed.values())
+        return self.run_frames + self.dropped_frames + sum(c.frames for c in self.closed.values())
 
     @property
     def first_seen(self) -> float:
         """Time of the first claim."""
-        return min([self.run_first, *(c.first for c in self.closed.values())])
+        firsts = [self.run_first, *(c.first for c in self.closed.values())]
+        if self.dropped_first is not None:
+            firsts.append(self.dropped_first)
+        return min(firsts)
 
     @property
     def last_seen(self) -> float:
@@ -193,38 +298,138 @@ class IpState:
         return [*self.runs, Run(self.owner, self.run_first, self.run_last, self.run_frames)]
 
 
+@dataclass(slots=True)
+class ClaimBatch:
+    """One chunk of claims, grouped per IP by a vectorized decoder (see :meth:`OwnershipTracker.feed_batch`).
+
+    Claims are numbered 0..n-1 in their order; every list is in that order (``groups`` and
+    ``mixed`` each by the number of their IP's first claim).
+    Replaying the chunk claim by claim through :meth:`OwnershipTracker.feed_all`
+    gives the same state — a property the tests check.
+    """
+
+    groups: list[tuple[IKey, bytes, float, float, int, int, int, int, int]] = field(
+        default_factory=list)
+    """IPs claimed by one MAC only in this chunk: (internal key, MAC, first time, last time,
+    claims, requests, gratuitous, Ethernet mismatches, number of the first claim)."""
+    mixed: list[tuple[IKey, list[tuple[int, float, bytes]], int, int, int]] = field(
+        default_factory=list)
+    """IPs claimed by several MACs: (internal key, [(number, time, MAC), ...] in order,
+    requests, gratuitous, Ethernet mismatches)."""
+    asked: list[tuple[Any, float]] = field(default_factory=list)
+    """Non-gratuitous requests in order: (request-table key, time)."""
+    answered: list[tuple[Any, tuple[bytes, float]]] = field(default_factory=list)
+    """Non-gratuitous replies in order: (reply-table key, (MAC, time))."""
+    candidates: list[tuple[int, IKey, Any, bytes, float, bytes, float, bytes, float | None]] = field(
+        default_factory=list)
+    """Replies answered before by another MAC within the duplicate window: (number, internal
+    key, reply-table key, previous MAC, previous time, MAC, time, requester IP, time of the
+    latest request for it earlier in this chunk or None)."""
+    now: float = float("-inf")
+    """The latest claim time in the chunk."""
+    first: float = float("inf")
+    """The earliest claim time in the chunk."""
+    claims: int = 0
+    """Claims in the chunk, and of them: requests, gratuitous ones, Ethernet/ARP mismatches."""
+    requests: int = 0
+    gratuitous: int = 0
+    mismatches: int = 0
+
+
+def ikey(key: Key) -> IKey:
+    """The internal key of a :data:`Key`."""
+    return key[2] if key[0] is None and key[1] is None else key
+
+
+def public_key(ik: IKey) -> Key:
+    """The :data:`Key` of an internal key."""
+    return (None, None, ik) if ik.__class__ is bytes else ik
+
+
+def request_key(vlan: int | None, inner: int | None, asked: bytes, requester: bytes) -> Any:
+    """Key of the request/reply tables: which IP was asked for, by which requester IP."""
+    k = asked + requester
+    return k if vlan is None else (vlan, inner, k)
+
+
+class MacIps:
+    """Identity of one MAC that claimed several IPs: the keys it claimed and how many."""
+
+    __slots__ = ("count", "keys")
+
+    def __init__(self, keys: dict[IKey, None], count: int) -> None:
+        self.keys = keys
+        self.count = count
+
+
 class OwnershipTracker:
     """Track which MAC owns each (VLAN, IP) from a time-ordered stream of claims."""
 
     def __init__(self, window: float = DEFAULT_WINDOW, dup_window: float = DEFAULT_DUP_WINDOW,
                  max_runs: int = DEFAULT_MAX_RUNS, record_events: bool = False,
-                 max_marks: int = 0) -> None:
+                 max_ips: int | None = None, track: Container[bytes] | None = None,
+                 protect: Container[bytes] | None = None, max_marks: int = 0) -> None:
         if window < 0 or dup_window < 0:
             raise ValueError("windows must not be negative")
+        if max_ips is not None and max_ips < 1:
+            raise ValueError("max_ips must be at least 1 (or None: no cap)")
         self.window = window
         self.dup_window = dup_window
         self.max_runs = max_runs
         self.max_marks = max_marks
         """Duplicate replies remembered per IP with their time and MACs (0: none)."""
         self.record_events = record_events
-        self.ips: dict[Key, IpState] = {}
-        self.mac_ips: dict[bytes, dict[Key, None]] = {}
-        """For each MAC, the keys it claimed (first ``MAX_IPS_PER_MAC``)."""
-        self.mac_ip_counts: dict[bytes, int] = {}
+        self.max_ips = max_ips
+        """The cap on tracked IPs, or None."""
+        self.track = track
+        """Addresses that get a record (None: all)."""
+        self.protect = protect
+        """Addresses never evicted (VIPs, node IPs); a session may swap it at run time."""
+        self._ips: dict[IKey, Quiet | IpState] = {}
+        self._macs: dict[bytes, IKey | MacIps] = {}
+        """MAC → the one key it claimed, or a :class:`MacIps`."""
         self.events: list[Change] = []
-        self.asked: dict[tuple[int | None, int | None, bytes, bytes], float] = {}
-        """(VLAN, inner VLAN, asked IP, requester IP) → time of the latest request."""
-        self.answered: dict[tuple[int | None, int | None, bytes, bytes], tuple[bytes, float]] = {}
+        self.asked: dict[Any, float] = {}
+        """Request key (:func:`request_key`) → time of the latest request."""
+        self.answered: dict[Any, tuple[bytes, float]] = {}
         """Same key → (MAC, time) of the latest reply."""
         self._pruned = 0.0
         self.now = 0.0
         """Network time: the latest claim's timestamp."""
+        self.first_time: float | None = None
+        """The earliest claim time seen (the report's ``first_time``)."""
+        self._claims = self._requests = self._gratuitous = self._mismatches = 0
+        """Every claim ever fed, whatever became of its IP (the report's ``frames`` sums)."""
+        self._fulls: set[IKey] = set()
+        """Keys whose record is a full :class:`IpState`."""
         self.claimant_pairs = 0
         """(IP key, MAC) claimant pairs seen so far: grows whenever any IP gets a new MAC."""
+        self.evictions = 0
+        """IPs evicted because the table was full."""
+        self._units = 0
+        """Claimants and runs remembered by full records: each counts like one IP against the cap."""
+        self.max_pending = MAX_PENDING if max_ips is None else min(MAX_PENDING, max(4096, max_ips))
+        """Requests + replies remembered before a prune is forced."""
+        self._gone = Quiet(b"", 0.0, 0.0, 0)
+        """Where the claim loop counts the claims of untracked IPs (read by nobody)."""
+        self._gone.fp = Fingerprint()
+        self._gone_last: dict[IKey, tuple[float, bytes]] = {}
+        """Untracked IPs claimed within the duplicate window: (last claim time, its MAC)."""
+        self._gone_ask: dict[tuple[IKey, bytes], int] = {}
+        """Their (IP, MAC) latest request lengths (what a reply's length is compared with)."""
         self.fingerprints = FingerprintTable()
         """Wire fingerprints per (IP key, MAC) and the VRRP routers seen."""
         self._dirty: dict[tuple[Key, bytes], None] = {}
         """Fingerprints to name again at the next drain (``record_events`` only)."""
+        self._hooks: list[Callable[[Key], None]] = []
+        self._order: list[tuple[IKey, float]] = []  # eviction candidates, least recent last
+        self._later: list[tuple[int, bool, bytes, IKey]] | None = None
+        """In :meth:`feed_batch`: identity-table changes, applied in claim order at the end."""
+        self._cur = 0  # the claim number being accounted (feed_batch)
+        self.ips: Mapping[Key, IpState] = _IpTable(self)
+        """Every tracked IP as an :class:`IpState` (compact records are expanded on access)."""
+        self.mac_ip_counts: Mapping[bytes, int] = _MacCounts(self)
+        """MAC → how many (tracked) IPs it claimed."""
 
     # -- feeding ----------------------------------------------------------
 
@@ -236,71 +441,250 @@ class OwnershipTracker:
         """Account every claim of an iterable, in order.
 
         The hot path: another claim by the current owner costs one dict
-        lookup and two attribute writes, and its fingerprint (cached on the IP
-        state) one store for a request or a counter for a reply.  Everything
-        rarer — gratuitous frames included — is a method call.
+        lookup and a few attribute writes, and its fingerprint (cached on the
+        IP record) one store for a request or a counter for a reply.
+        Everything rarer — gratuitous frames included — is a method call.
         """
-        ips = self.ips
+        ips = self._ips
         get = ips.get
         now = self.now
-        max_runs = self.max_runs
         asked = self.asked
         asked_get = asked.get
         answered = self.answered
         answered_get = answered.get
         dup_window = self.dup_window
+        track = self.track
+        gone = self._gone
+        first = self.first_time if self.first_time is not None else float("inf")
         record = self.record_events
         dirty = self._dirty
+        nf = nr = ng = nm = 0
         for c in claims:
             t, vlan, inner, op, sha, spa, tha, tpa, src, dst, length = c
-            key = (vlan, inner, spa)
-            st = get(key)
+            nf += 1
+            ik = spa if vlan is None else (vlan, inner, spa)
+            st = get(ik)
             if st is None:
-                st = IpState(key, sha, t, t, runs=deque(maxlen=max_runs))
-                ips[key] = st
-                self._new_claimant(st, sha, t)
+                if track is not None and spa not in track:
+                    st = gone  # counts nowhere: the IP is outside the selection
+                    self._link(sha, ik)
+                else:
+                    st = ips[ik] = Quiet(sha, t, t)
+                    self._new_claimant(ik, sha, t)
             elif sha == st.owner:
                 st.run_frames += 1
                 st.run_last = t
             else:
-                self._change(st, sha, t)
+                st = self._change(ik, st, sha, t)
             if t > now:
                 now = t
+            if t < first:
+                first = t
             fp = st.fp
             if spa == tpa:  # gratuitous: announces, answers nobody
                 st.gratuitous += 1
+                ng += 1
                 if op & 1:
                     st.requests += 1
-                else:
-                    st.replies += 1
-                fp.gratuitous(t, op, sha, tha, dst, length)
-                if record:
-                    dirty[(key, sha)] = None
+                    nr += 1
+                fp.gratuitous(t, op, sha, tha, dst, length)  # type: ignore[union-attr]
+                if record and st is not gone:
+                    dirty[((vlan, inner, spa), sha)] = None
             elif op & 1:  # a request (ARP 1, NDP solicitation 135): odd opcodes ask
                 st.requests += 1
-                asked[(vlan, inner, tpa, spa)] = t
-                if record and not fp.ask_len:
-                    dirty[(key, sha)] = None
-                fp.ask_len = length
+                nr += 1
+                asked[tpa + spa if vlan is None else (vlan, inner, tpa + spa)] = t
+                if record and not fp.ask_len and st is not gone:  # type: ignore[union-attr]
+                    dirty[((vlan, inner, spa), sha)] = None
+                fp.ask_len = length  # type: ignore[union-attr]
             else:
-                st.replies += 1
-                rk = (vlan, inner, spa, tpa)
+                rk = spa + tpa if vlan is None else (vlan, inner, spa + tpa)
                 prev = answered_get(rk)
                 if prev is not None and prev[0] != sha and t - prev[1] <= dup_window:
                     # Two MACs answered this requester within the window: one request, or
                     # a new request in between (see the module docstring)?
                     asked_at = asked_get(rk)
                     if asked_at is None or t - asked_at > dup_window or asked_at <= prev[1]:
-                        self._duplicate_reply(st, prev[0], sha, tpa, t)
+                        st = self._duplicate_reply(ik, st, prev[0], sha, tpa, t)
                 answered[rk] = (sha, t)
-                fp.replies += 1
-                if fp.lencheck:
-                    self._reply_length(fp, key, sha, tpa, length)
+                fp.replies += 1  # type: ignore[union-attr]
+                if fp.lencheck and st is not gone:  # type: ignore[union-attr]
+                    self._reply_length(fp, (vlan, inner, spa), sha, tpa, length)  # type: ignore[arg-type]
+            if st is gone:
+                self._gone_last[ik] = (t, sha)
+                if op & 1 and spa != tpa:
+                    self._gone_ask[(ik, sha)] = length
             if src != sha and src is not None:
-                st.eth_mismatch += 1
+                nm += 1
+                self._mismatch(ik, st)
         self.now = now
-        if now - self._pruned > PRUNE_EVERY or len(asked) + len(answered) > MAX_PENDING:
-            self._prune()
+        if nf:
+            self.first_time = first
+            self._claims += nf
+            self._requests += nr
+            self._gratuitous += ng
+            self._mismatches += nm
+        self._end_batch()
+
+    def feed_batch(self, b: ClaimBatch) -> None:
+        """Account a :class:`ClaimBatch`: the same result as its claims through :meth:`feed_all`.
+
+        Per IP of the chunk: one step when one MAC claimed it (the common
+        case, however many claims); claim by claim when several did.  Then the
+        duplicate-reply candidates, then the request/reply tables in bulk.
+        Events come out in claim order.
+        """
+        ips = self._ips
+        get = ips.get
+        track = self.track
+        gone = self._gone
+        events = self.events
+        record = self.record_events
+        tags: list[int] = []
+        mixed = b.mixed
+        # Identity pairs must be learnt in claim order; the IPs come in order of their first
+        # claim, so only IPs with several MACs (claims later than their first) need deferring.
+        later = self._later = [] if mixed else None
+        mi = 0  # IPs with several MACs go in between, in order of their first claim
+        upcoming = mixed[0][1][0][0] if mixed else -1
+        plain = upcoming < 0 and track is None and not record  # nothing to defer or tell
+        new = object.__new__
+        macs = self._macs
+        macs_get = macs.get
+        new_ips = 0
+        for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
+            st = get(ik)
+            if plain and not mism:
+                if st is None:  # a new IP (an address spray: every one), its first MAC
+                    st = ips[ik] = new(Quiet)  # slots set here: cheaper than an __init__ call
+                    st.owner, st.run_first, st.run_last = sha, first, last
+                    st.fp = self.fingerprints.get(public_key(ik), sha)
+                    st.run_frames, st.requests, st.gratuitous = n, req, grat
+                    new_ips += 1
+                    if macs_get(sha) is None:
+                        macs[sha] = ik
+                    else:
+                        self._pair(sha, ik)
+                    continue
+                if sha == st.owner:  # the common case: more claims by the owner
+                    st.run_frames += n
+                    st.run_last = last
+                    st.requests += req
+                    st.gratuitous += grat
+                    continue
+            if 0 <= upcoming < idx:
+                while mi < len(mixed) and mixed[mi][1][0][0] < idx:
+                    self._mixed(mixed[mi], tags)
+                    mi += 1
+                upcoming = mixed[mi][1][0][0] if mi < len(mixed) else -1
+            before = len(events)
+            self._cur = idx
+            if st is None:
+                spa = ik if ik.__class__ is bytes else ik[2]
+                if track is not None and spa not in track:
+                    self._link(sha, ik)  # an IP outside the selection: its identity only
+                    continue
+                st = ips[ik] = (Quiet(sha, first, last, n, req, grat) if not mism
+                                else QuietX(sha, first, last, n, req, grat, mism))
+                self._new_claimant(ik, sha, first)
+            else:
+                if sha == st.owner:
+                    st.run_frames += n
+                else:
+                    st = self._change(ik, st, sha, first)
+                    st.run_frames = n
+                st.run_last = last
+                st.requests += req
+                st.gratuitous += grat
+                if mism:
+                    self._mismatch(ik, st, mism)
+            if record and len(events) > before:
+                tags += [idx] * (len(events) - before)
+        self.claimant_pairs += new_ips
+        for item in mixed[mi:]:
+            self._mixed(item, tags)
+        self._later = None
+        if later:  # the identity table learns pairs in claim order, as claim by claim
+            later.sort(key=_first)
+            for _, add, mac, ik in later:
+                if add:
+                    self._pair(mac, ik)
+                else:
+                    self._unpair(mac, ik)
+        if b.candidates:
+            asked_get = self.asked.get
+            dup_window = self.dup_window
+            for idx, ik, rk, prev_mac, prev_t, sha, t, requester, asked_in in b.candidates:
+                asked_at = asked_in if asked_in is not None else asked_get(rk)
+                if asked_at is None or t - asked_at > dup_window or asked_at <= prev_t:
+                    st = get(ik)
+                    before = len(events)
+                    self._duplicate_reply(ik, st if st is not None else gone, prev_mac, sha,
+                                          requester, t)
+                    if record and len(events) > before:
+                        tags += [idx] * (len(events) - before)
+        if record and tags:
+            # Ownership events of a claim come before its duplicate reply: a stable sort by number.
+            start = len(events) - len(tags)
+            order = sorted(range(len(tags)), key=tags.__getitem__)
+            tail = events[start:]
+            events[start:] = [tail[i] for i in order]
+        self.asked.update(b.asked)
+        self.answered.update(b.answered)
+        if b.now > self.now:
+            self.now = b.now
+        if b.claims:
+            if self.first_time is None or b.first < self.first_time:
+                self.first_time = b.first
+            self._claims += b.claims
+            self._requests += b.requests
+            self._gratuitous += b.gratuitous
+            self._mismatches += b.mismatches
+        self._end_batch()
+
+    def horizons(self, batch_now: float) -> tuple[float, float]:
+        """For a chunk whose latest claim is at ``batch_now``: (``lookup``, ``keep``).
+
+        A reply later than ``lookup`` cannot pair with anything in the reply
+        table (every entry there is older than ``lookup`` minus the window), so
+        it need not be looked up; a request or reply older than ``keep`` would
+        be pruned at the end of the chunk anyway, so it need not be inserted.
+        """
+        now = max(self.now, batch_now)
+        keep = now - self.dup_window if now - self._pruned > PRUNE_EVERY else float("-inf")
+        return self.now + self.dup_window, keep
+
+    def _mixed(self, item: tuple[IKey, list[tuple[int, float, bytes]], int, int, int],
+               tags: list[int]) -> None:
+        """An IP claimed by several MACs in a :class:`ClaimBatch`: its claims one by one."""
+        ik, claims, req, grat, mism = item
+        get = self._ips.get
+        events = self.events
+        record = self.record_events
+        track = self.track
+        st = get(ik)
+        for idx, t, sha in claims:
+            before = len(events)
+            self._cur = idx
+            if st is None:
+                spa = ik if ik.__class__ is bytes else ik[2]
+                if track is not None and spa not in track:
+                    self._link(sha, ik)
+                    continue
+                st = self._ips[ik] = Quiet(sha, t, t)
+                self._new_claimant(ik, sha, t)
+            elif sha == st.owner:
+                st.run_frames += 1
+                st.run_last = t
+            else:
+                st = self._change(ik, st, sha, t)
+            if record and len(events) > before:
+                tags += [idx] * (len(events) - before)
+        if st is not None:  # (an untracked IP keeps nothing)
+            st.requests += req
+            st.gratuitous += grat
+            if mism:
+                self._mismatch(ik, st, mism)
 
     def feed_adverts(self, adverts: Iterable[VrrpAdvert]) -> None:
         """Account VRRP advertisements (the one way VRRP facts reach the core).
@@ -327,15 +711,20 @@ class OwnershipTracker:
 
     def announcer(self, key: Key, mac: bytes) -> Announcer:
         """The announcer of ``mac``'s claims of ``key``, named from its frames."""
-        return self.fingerprints.announcer(key, mac, self._macs(key))
+        return self.fingerprints.announcer(key, mac, self._claimants(key))
 
     def announcer_hint(self, key: Key) -> str | None:
         """The IP's announcer hint (every node answers), or None."""
-        return self.fingerprints.hint(key, self._macs(key))
+        return self.fingerprints.hint(key, self._claimants(key))
 
-    def _macs(self, key: Key) -> list[bytes]:
-        st = self.ips.get(key)
-        return [] if st is None else [st.owner, *st.closed]
+    def _claimants(self, key: Key) -> list[bytes]:
+        """The MACs ``key``'s record remembers (owner first; none when it is not tracked)."""
+        st = self._ips.get(ikey(key))
+        if st is None:
+            return []
+        if st.__class__ is IpState:
+            return [st.owner, *st.closed]  # type: ignore[union-attr]
+        return [st.owner]
 
     def drain(self) -> list[Change]:
         """Return and forget the queued change events (naming announcers first)."""
@@ -352,7 +741,7 @@ class OwnershipTracker:
             fp = table.find(key, mac)
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence
-            a = table.announcer(key, mac, self._macs(key), self.now)
+            a = table.announcer(key, mac, self._claimants(key), self.now)
             if a.kind == (fp.kind or UNKNOWN):
                 continue
             previous, fp.kind = fp.kind, a.kind
@@ -370,43 +759,122 @@ class OwnershipTracker:
         Otherwise — it claimed anything since — there is no evidence.
         """
         vlan, inner, ip = key
-        rq = self.ips.get((vlan, inner, requester))
-        if rq is None or rq.fp is None or self.asked.get((vlan, inner, ip, requester)) != rq.run_last:
+        rk = ikey((vlan, inner, requester))
+        rq = self._ips.get(rk)
+        if rq is None:  # an untracked requester (``track``): its latest claim, if recent
+            gone = self._gone_last.get(rk)
+            if gone is None or self.asked.get(request_key(vlan, inner, ip, requester)) != gone[0]:
+                return
+            ask_len = self._gone_ask.get((rk, gone[1]), 0)
+        elif rq.fp is None or self.asked.get(request_key(vlan, inner, ip, requester)) != rq.run_last:
             return
-        if rq.fp.ask_len == length:
+        else:
+            ask_len = rq.fp.ask_len
+        if ask_len == length:
             fp.same_len += 1
         else:
             fp.other_len += 1
         if self.record_events:
             self._dirty[(key, mac)] = None
 
-    def _new_claimant(self, st: IpState, mac: bytes, t: float) -> None:
-        st.fp = self.fingerprints.get(st.key, mac)
-        if self.record_events:
-            self._dirty[(st.key, mac)] = None
-        seen = self.mac_ips.setdefault(mac, {})
-        self.claimant_pairs += 1
-        self.mac_ip_counts[mac] = self.mac_ip_counts.get(mac, 0) + 1
-        if len(seen) < MAX_IPS_PER_MAC:
-            seen[st.key] = None
-        if self.record_events:
-            self.events.append(Change(kind="new_claimant", time=t, key=st.key, mac=mac))
+    # -- rare transitions ---------------------------------------------------
 
-    def _change(self, st: IpState, mac: bytes, t: float) -> None:
-        old = st.owner
-        prev = st.closed.get(old)
-        if prev is None:
-            st.closed[old] = ClaimantStats(st.run_frames, st.run_first, st.run_last, 1)
+    def _pair(self, mac: bytes, ik: IKey) -> bool:
+        """Remember that ``mac`` claimed ``ik``; True when the pair is new to the identity table."""
+        macs = self._macs
+        e = macs.get(mac)
+        if e is None:
+            macs[mac] = ik
+        elif e.__class__ is MacIps:
+            if ik in e.keys:  # type: ignore[union-attr]
+                return False
+            e.count += 1  # type: ignore[union-attr]
+            if len(e.keys) < MAX_KEYS_PER_MAC:  # type: ignore[union-attr]
+                e.keys[ik] = None  # type: ignore[union-attr]
+        elif e == ik:
+            return False
         else:
+            macs[mac] = MacIps({e: None, ik: None}, 2)
+        return True
+
+    def _link(self, mac: bytes, ik: IKey) -> None:
+        if self._later is None:
+            self._pair(mac, ik)
+        else:
+            self._later.append((self._cur, True, mac, ik))
+
+    def _unlink(self, mac: bytes, ik: IKey) -> None:
+        if self._later is None:
+            self._unpair(mac, ik)
+        else:
+            self._later.append((self._cur, False, mac, ik))
+
+    def _unpair(self, mac: bytes, ik: IKey) -> None:
+        """Forget that ``mac`` claimed ``ik`` (the IP or the claimant was evicted)."""
+        macs = self._macs
+        e = macs.get(mac)
+        if e is None:
+            return
+        if e.__class__ is MacIps:
+            if ik in e.keys:  # type: ignore[union-attr]
+                del e.keys[ik]  # type: ignore[union-attr]
+                e.count -= 1  # type: ignore[union-attr]
+                if not e.keys:  # type: ignore[union-attr]
+                    del macs[mac]
+        elif e == ik:
+            del macs[mac]
+
+    def _new_claimant(self, ik: IKey, mac: bytes, t: float) -> None:
+        key = public_key(ik)
+        st = self._ips.get(ik)
+        if st is not None:
+            st.fp = self.fingerprints.get(key, mac)
+        self.claimant_pairs += 1
+        self._link(mac, ik)
+        if self.record_events:
+            self._dirty[(key, mac)] = None
+            self.events.append(Change(kind="new_claimant", time=t, key=key, mac=mac))
+
+    def _full(self, ik: IKey, st: Quiet | IpState) -> IpState:
+        """The record of ``ik`` as a full :class:`IpState` (built from a compact one)."""
+        if st.__class__ is IpState:
+            return st  # type: ignore[return-value]
+        full = st.full(public_key(ik), self.max_runs)  # type: ignore[union-attr]
+        self._ips[ik] = full
+        self._fulls.add(ik)
+        return full
+
+    def _change(self, ik: IKey, st: Quiet | IpState, mac: bytes, t: float) -> IpState:
+        st = self._full(ik, st)
+        old = st.owner
+        closed = st.closed
+        prev = closed.get(old)
+        if prev is not None:
             prev.frames += st.run_frames
             prev.last = st.run_last
             prev.runs += 1
-        st.runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
+        elif len(closed) < MAX_CLAIMANTS:
+            closed[old] = ClaimantStats(st.run_frames, st.run_first, st.run_last, 1)
+            self._units += 1
+        else:  # a crowd of MACs: the late ones are counted, not remembered
+            st.dropped_frames += st.run_frames
+            if st.dropped_first is None or st.run_first < st.dropped_first:
+                st.dropped_first = st.run_first
+            self._unlink(old, ik)
+            self.fingerprints.fps.pop((st.key, old), None)  # nor fingerprinted
+        runs = st.runs
+        runs.append(Run(old, st.run_first, st.run_last, st.run_frames))
+        if len(runs) > self.max_runs:
+            del runs[0]
+        else:
+            self._units += 1
         st.changes += 1
-        returning = st.closed.get(mac)
+        returning = closed.get(mac)
         flip = returning is not None and t - returning.last <= self.window
         if returning is None:
-            self._new_claimant(st, mac, t)
+            if len(closed) >= MAX_CLAIMANTS:
+                st.dropped_claimants += 1
+            self._new_claimant(ik, mac, t)
         else:
             st.fp = self.fingerprints.get(st.key, mac)
         st.owner, st.run_first, st.run_last, st.run_frames = mac, t, t, 1
@@ -419,25 +887,24 @@ class OwnershipTracker:
         if self.record_events:
             self.events.append(Change(kind="flip_flop" if flip else "owner_changed", time=t,
                                       key=st.key, mac=mac, previous=old))
+        return st
 
-    def _prune(self) -> None:
-        """Forget requests and replies older than the duplicate window.
+    def _mismatch(self, ik: IKey, st: Quiet | IpState, n: int = 1) -> None:
+        """Count Ethernet/ARP sender mismatches (a compact record grows a counter for them)."""
+        if st.__class__ is Quiet:
+            if st is self._gone:
+                return
+            fp = st.fp
+            st = self._ips[ik] = QuietX(st.owner, st.run_first, st.run_last, st.run_frames,
+                                       st.requests, st.gratuitous)
+            st.fp = fp
+        st.eth_mismatch += n  # type: ignore[misc]
 
-        Runs every ``PRUNE_EVERY`` seconds of network time, so these tables
-        hold at most that much traffic; a flood of distinct requests within
-        one window is cut at ``MAX_PENDING``.  A request older than the window
-        pairs with nothing any more, so forgetting it changes no verdict.
-        """
-        horizon = self.now - self.dup_window
-        self.asked = {k: v for k, v in self.asked.items() if v >= horizon}
-        self.answered = {k: v for k, v in self.answered.items() if v[1] >= horizon}
-        if len(self.asked) + len(self.answered) > MAX_PENDING:
-            self.asked.clear()
-            self.answered.clear()
-        self._pruned = self.now
-
-    def _duplicate_reply(self, st: IpState, first: bytes, second: bytes, requester: bytes,
-                         t: float) -> None:
+    def _duplicate_reply(self, ik: IKey, st: Quiet | IpState, first: bytes, second: bytes,
+                         requester: bytes, t: float) -> Quiet | IpState:
+        if st is self._gone:  # an untracked IP: nothing to record it on
+            return st
+        st = self._full(ik, st)
         st.duplicate_replies += 1
         st.last_duplicate_reply = t
         _fight_pair(st, first, second)
@@ -447,7 +914,8 @@ class OwnershipTracker:
             st.duplicate_marks.append((t, first, second, requester))
         # One request's answers: the same request (its time, when it was seen), else replies
         # within the window of the group's first duplicate.
-        asked_at = self.asked.get((*st.key, requester))
+        vlan, inner, ip = st.key
+        asked_at = self.asked.get(request_key(vlan, inner, ip, requester))
         group = st.answer_group
         if group is not None and group[0] == requester and first in group[2] and (
                 group[1] == asked_at if asked_at is not None else t - group[1] <= self.dup_window):
@@ -460,22 +928,221 @@ class OwnershipTracker:
             st.widest_answer = tuple(sorted(group[2]))
         self.fingerprints.answered_together(st.key, requester, first, second, t, self.dup_window)
         if self.record_events:
-            for mac in self._macs(st.key):
+            for mac in self._claimants(st.key):
                 self._dirty[(st.key, mac)] = None  # "every node answers" may name them all
             self.events.append(Change(kind="duplicate_reply", time=t, key=st.key,
                                       mac=second, previous=first, requester=requester))
+        return st
+
+    # -- housekeeping -------------------------------------------------------
+
+    def _end_batch(self) -> None:
+        if (self.now - self._pruned > PRUNE_EVERY
+                or len(self.asked) + len(self.answered) > self.max_pending):
+            self._prune()
+        if self.max_ips is not None and len(self._ips) + self._units > self.max_ips:
+            self._evict_down(self.max_ips)
+
+    def _prune(self) -> None:
+        """Forget requests and replies older than the duplicate window.
+
+        Runs every ``PRUNE_EVERY`` seconds of network time, so these tables
+        hold at most that much traffic; a flood of distinct requests within
+        one window is cut at ``MAX_PENDING``.  A request older than the window
+        pairs with nothing any more, so forgetting it changes no verdict.
+        """
+        horizon = self.now - self.dup_window
+        self.asked = {k: v for k, v in self.asked.items() if v >= horizon}
+        self.answered = {k: v for k, v in self.answered.items() if v[1] >= horizon}
+        if self._gone_last:  # an untracked IP's claims older than the window can name nothing
+            self._gone_last = {k: v for k, v in self._gone_last.items() if v[0] >= horizon}
+            self._gone_ask = {k: v for k, v in self._gone_ask.items() if k[0] in self._gone_last}
+        if len(self.asked) + len(self.answered) > self.max_pending:
+            self.asked.clear()
+            self.answered.clear()
+        self._pruned = self.now
+
+    def protected(self, key: Key) -> bool:
+        """Whether ``key`` is never evicted (its address is in :attr:`protect`)."""
+        return self.protect is not None and key[2] in self.protect
+
+    def _evict_down(self, cap: int) -> None:
+        """Evict the least recently claimed unprotected IPs until the table's entries fit ``cap``.
+
+        Entries: one per IP, plus one per claimant and per run a full record
+        remembers — so a spray that reuses addresses with new MACs is bounded
+        in memory like one of new addresses.
+
+        The order is listed for an eighth of the table at a time (a sort by
+        last claim); an IP claimed since it was listed is skipped, so the IP
+        evicted is always the least recently claimed one.
+        """
+        ips = self._ips
+        protect = self.protect
+        while len(ips) + self._units > cap:
+            if not self._order:
+                self._list_order(max(len(ips) + self._units - cap, cap // EVICT_BATCH))
+                if not self._order:
+                    return  # everything left is protected
+            ik, last = self._order.pop()
+            st = ips.get(ik)
+            if st is None or st.run_last != last:
+                continue
+            if protect is not None and (ik if ik.__class__ is bytes else ik[2]) in protect:
+                continue
+            self._evict(ik, st)
+
+    def _list_order(self, k: int) -> None:
+        keys = list(self._ips)
+        lasts = [st.run_last for st in self._ips.values()]
+        protect = self.protect
+        out = []
+        for i in sorted(range(len(keys)), key=lasts.__getitem__):
+            ik = keys[i]
+            if protect is not None and (ik if ik.__class__ is bytes else ik[2]) in protect:
+                continue
+            out.append((ik, lasts[i]))
+            if len(out) >= k:
+                break
+        out.reverse()
+        self._order = out
+
+    def _evict(self, ik: IKey, st: Quiet | IpState) -> None:
+        del self._ips[ik]
+        key = public_key(ik)
+        if st.__class__ is IpState:
+            self._fulls.discard(ik)
+            self._units -= len(st.closed) + len(st.runs)  # type: ignore[union-attr]
+            macs = {st.owner, *st.closed}  # type: ignore[union-attr]
+            for mac in macs:
+                self._unpair(mac, ik)
+        else:
+            macs = {st.owner}
+            self._unpair(st.owner, ik)
+        self.fingerprints.evict(key, macs)  # its fingerprints go with it
+        self.evictions += 1
+        if self._hooks:
+            for hook in self._hooks:
+                hook(key)
+
+    def on_evict(self, hook: Callable[[Key], None]) -> None:
+        """Call ``hook(key)`` whenever an IP is evicted, so that another per-IP table drops it too.
+
+        A table keyed by :data:`Key` (or by (Key, anything)) that adds entries
+        only for keys the tracker holds (``key in tracker.ips``) and deletes
+        them in this hook is bounded by the same cap and keeps the same IPs
+        (VIPs and node IPs are never evicted).
+        """
+        self._hooks.append(hook)
 
     # -- reading ----------------------------------------------------------
 
+    def records(self) -> Iterator[tuple[Key, Quiet | IpState]]:
+        """(key, record) of every tracked IP; a record is a :class:`Quiet` or an :class:`IpState`."""
+        ips = self._ips
+        for ik in list(ips):
+            st = ips.get(ik)
+            if st is not None:
+                yield public_key(ik), st
+
+    def state(self, key: Key) -> IpState | None:
+        """The :class:`IpState` of ``key`` (a copy for a compact record), or None."""
+        st = self._ips.get(ikey(key))
+        if st is None:
+            return None
+        if st.__class__ is IpState:
+            return st  # type: ignore[return-value]
+        return st.full(key, self.max_runs)  # type: ignore[union-attr]
+
+    def first_seen(self) -> float | None:
+        """The earliest claim time seen (tracked, evicted or untracked IPs), or None."""
+        return self.first_time
+
+    def totals(self) -> dict[str, int]:
+        """Claims, requests, replies, gratuitous claims and mismatches of every IP ever seen."""
+        return {"frames": self._claims, "requests": self._requests,
+                "replies": self._claims - self._requests, "gratuitous": self._gratuitous,
+                "eth_mismatch": self._mismatches}
+
+    def table(self) -> dict[str, Any]:
+        """The report's ``table`` object: tracked IPs and MACs, the cap, evictions."""
+        return {"ips": len(self._ips), "entries": len(self._ips) + self._units,
+                "macs": len(self._macs), "max_ips": self.max_ips, "evictions": self.evictions}
+
     def other_ips(self, mac: bytes, key: Key) -> list[Key]:
         """Keys of other IPs this MAC claims (bounded list; the same IP on other VLANs is left out)."""
-        return [k for k in self.mac_ips.get(mac, ()) if k[2] != key[2]]
+        e = self._macs.get(mac)
+        if e is None:
+            return []
+        keys = list(e.keys)[:MAX_IPS_PER_MAC] if e.__class__ is MacIps else [e]  # type: ignore[union-attr]
+        return [k for k in map(public_key, keys) if k[2] != key[2]]
+
+    def other_ip_count(self, mac: bytes) -> int:
+        """How many IPs (counting the same IP on two VLANs twice) ``mac`` claimed, 0 if unknown."""
+        e = self._macs.get(mac)
+        if e is None:
+            return 0
+        return e.count if e.__class__ is MacIps else 1  # type: ignore[union-attr]
 
     def __iter__(self) -> Iterator[IpState]:
         return iter(self.ips.values())
 
     def __len__(self) -> int:
-        return len(self.ips)
+        return len(self._ips)
+
+
+class _IpTable(Mapping[Key, IpState]):
+    """The tracker's IPs by :data:`Key`, each as an :class:`IpState`."""
+
+    def __init__(self, tracker: OwnershipTracker) -> None:
+        self._t = tracker
+
+    def __getitem__(self, key: Key) -> IpState:
+        st = self._t.state(key)
+        if st is None:
+            raise KeyError(key)
+        return st
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        st = self._t.state(key)
+        return default if st is None else st
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 3 and ikey(key) in self._t._ips  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Key]:
+        return map(public_key, list(self._t._ips))
+
+    def __len__(self) -> int:
+        return len(self._t._ips)
+
+    def values(self) -> Any:
+        max_runs = self._t.max_runs
+        return [st if st.__class__ is IpState else st.full(key, max_runs)  # type: ignore[union-attr]
+                for key, st in self._t.records()]
+
+
+class _MacCounts(Mapping[bytes, int]):
+    """MAC → number of IPs it claimed, for the MACs the tracker knows."""
+
+    def __init__(self, tracker: OwnershipTracker) -> None:
+        self._t = tracker
+
+    def __getitem__(self, mac: bytes) -> int:
+        n = self._t.other_ip_count(mac)
+        if not n:
+            raise KeyError(mac)
+        return n
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(list(self._t._macs))
+
+    def __len__(self) -> int:
+        return len(self._t._macs)
+
+
+def _first(x: tuple[int, bool, bytes, IKey]) -> int:
+    return x[0]
 
 
 def _fight_pair(st: IpState, a: bytes, b: bytes) -> None:

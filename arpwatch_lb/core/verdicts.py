@@ -51,7 +51,6 @@ __all__ = [
     "OK",
     "ONE_NODE",
     "PENDING",
-
     "UNCLAIMED",
     "VERDICT_ORDER",
     "claimant_macs",
@@ -59,6 +58,7 @@ __all__ = [
     "cross_node_fights",
     "distinct_nodes",
     "doctor_exit_status",
+    "document_exit_status",
     "exit_status",
     "judge",
     "one_node",
@@ -203,6 +203,14 @@ def report_exit_status(report: Mapping[str, Any]) -> int:
     if report["errors"]:
         return EXIT_ERROR
     return exit_status(e["verdict"] for e in report["ips"])
+
+
+def document_exit_status(doc: Mapping[str, Any]) -> int:
+    """:func:`report_exit_status` from the summary (for a document whose ``ips`` are streamed)."""
+    if doc["errors"]:
+        return EXIT_ERROR
+    s = doc["summary"]
+    return EXIT_UNHEALTHY if s[CONTESTED] or s[UNCLAIMED] else EXIT_OK
 
 
 # -- doctor: Service verdicts, finding severities, exit status -----------------

@@ -36,11 +36,12 @@ def mac_nodes(tracker: OwnershipTracker, node_ips: Mapping[str, str]) -> dict[by
     packed = {ipaddress.ip_address(ip).packed: node for ip, node in node_ips.items()}
     out: dict[bytes, str] = {}
     ambiguous: set[bytes] = set()
-    for st in list(tracker.ips.values()):
-        node = packed.get(st.key[2])
+    for key, rec in tracker.records():  # records: no IpState built for the many other IPs
+        node = packed.get(key[2])
         if node is None:
             continue
-        for mac in claimant_macs(st):
+        # a compact record has one MAC
+        for mac in claimant_macs(rec) if rec.__class__ is IpState else (rec.owner,):  # type: ignore[arg-type]
             if mac in ambiguous:
                 continue
             if out.setdefault(mac, node) != node:

@@ -61,6 +61,9 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
         raise
     with _fewer_gc_passes():
         if len(readers) == 1:
+            # Claim by claim: the vectorized fold (reader.column_batches(), sources.columns,
+            # OwnershipTracker.feed_batch) carries no frame lengths, gratuitous shapes or VRRP
+            # adverts, which the wire fingerprints need; it stays out of the replay.
             reader = readers[0]
             for batch in reader.batches():
                 tracker.feed_all(batch)

@@ -39,7 +39,7 @@ from ..core.event_policy import EventPolicy
 from ..core.ingest import FrameCounts
 from ..core.probe_plan import DEFAULT_RATE, ProbePlan, ProbeRtts
 from ..core.report import build_report
-from ..core.tracker import Change, OwnershipTracker
+from ..core.tracker import DEFAULT_MAX_IPS, Change, OwnershipTracker
 from ..sinks import render_table
 from ..sinks.console import CLEAR
 from ..sinks.html_timeline import HTML_MAX_MARKS, HTML_MAX_RUNS, write_html
@@ -55,7 +55,7 @@ from ..sources.link_socket import (
 from ..sources.live_capture import LinkFact, Monitor
 from ..sources.probe_frames import probe_frame
 
-__all__ = ["WatchConfig", "WatchSession"]
+__all__ = ["Protected", "WatchConfig", "WatchSession"]
 
 TICK = 0.1
 HOUSEKEEPING = 1.0
@@ -82,6 +82,40 @@ class WatchConfig:
     buffer_bytes: int = DEFAULT_RCVBUF
     html: Path | None = None
     """Rewrite this HTML page (atomically) at every summary interval and at the end."""
+    max_ips: int = DEFAULT_MAX_IPS
+    """The IP table's cap (0: none)."""
+
+
+class Protected:
+    """The addresses a watch never evicts: the VIPs selected now and the nodes' InternalIPs.
+
+    Reads the session's VIP selection (``vips``, a provider) at every look
+    (Kubernetes discovery swaps it at run time); node addresses come from
+    ``node_source`` (IP text → node name, ``--kubernetes``), re-read by
+    :meth:`refresh` once a second.
+    """
+
+    def __init__(self, vips: Callable[[], VipSet],
+                 node_source: Callable[[], Mapping[str, str]] | None = None) -> None:
+        self.vips = vips
+        self.node_source = node_source
+        self.nodes: frozenset[bytes] = frozenset()
+        self._seen: Mapping[str, str] | None = None
+
+    def refresh(self) -> None:
+        """Re-read the node addresses."""
+        if self.node_source is None:
+            return
+        current = self.node_source()
+        if current != self._seen:
+            import ipaddress
+
+            self._seen = current
+            self.nodes = frozenset(ipaddress.ip_address(ip).packed for ip in current)
+
+    def __contains__(self, ip: bytes) -> bool:
+        vips = self.vips()
+        return (bool(vips) and ip in vips) or ip in self.nodes
 
 
 class WatchSession:
@@ -102,14 +136,19 @@ class WatchSession:
         self._nodes = nodes
         self._node_ips = node_ips
         self.wall, self.mono = wall, mono
-        self.tracker = (OwnershipTracker(window=cfg.window, record_events=True,
-                                         max_runs=HTML_MAX_RUNS, max_marks=HTML_MAX_MARKS)
-                        if cfg.html is not None else
-                        OwnershipTracker(window=cfg.window, record_events=True))
+        self.protected = Protected(self.vips, node_ips)
+        """VIPs and node InternalIPs: never evicted from the tracker's table."""
+        self.protected.refresh()
+        kept = ({"max_runs": HTML_MAX_RUNS, "max_marks": HTML_MAX_MARKS}
+                if cfg.html is not None else {})
+        self.tracker = OwnershipTracker(window=cfg.window, record_events=True,
+                                        max_ips=cfg.max_ips or None, protect=self.protected,
+                                        **kept)
         self._html_failed = False
         self.counts = FrameCounts()
         self.policy = EventPolicy(self.tracker, self.vips(),
-                                  nodes=self.nodes if nodes is not None else None)
+                                  nodes=self.nodes if nodes is not None else None,
+                                  table_interval=cfg.summary_interval)
         self.lines = JsonLines(self.out) if cfg.fmt == "jsonl" else None
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._stop = False
@@ -262,7 +301,15 @@ class WatchSession:
     def _housekeeping(self, final: bool = False) -> None:
         self.monitor.read_stats()
         self.monitor.check_links()
-        for ev in self.policy.tick(self.wall()):
+        self.protected.refresh()
+        now = self.wall()
+        for ev in self.policy.tick(now):
+            self._emit(ev)
+        for ev in self.policy.table(now):
+            if ev["first"]:
+                self.err.write(f"arpwatch-lb: warning: {self._table_warning()}; evictions are "
+                               "counted in table_full events\n")
+                self.err.flush()
             self._emit(ev)
         if self.pcap is not None:
             self.pcap.flush()
@@ -293,14 +340,21 @@ class WatchSession:
 
     # -- the end -----------------------------------------------------------
 
+    def _table_warning(self) -> str:
+        return (f"the IP table is full ({self.cfg.max_ips} entries): the least recently claimed "
+                "IPs are evicted, never a VIP or a node address (raise --max-ips to keep more)")
+
     def report(self) -> dict[str, Any]:
         """The report document (the replay schema, mode ``watch``)."""
         sources = self.monitor.sources()
         if self.pcap is not None:
             for s in sources:
                 s["pcap"] = [str(p) for p in self.pcap.files]
-        return build_report(self.tracker, self.counts, self.vips(), sources,
-                            self.monitor.warnings(), mode="watch", probes=self.rtts,
+        warnings = self.monitor.warnings()
+        if self.tracker.evictions:
+            warnings.append(f"{self._table_warning()}: {self.tracker.evictions} IPs evicted")
+        return build_report(self.tracker, self.counts, self.vips(), sources, warnings,
+                            mode="watch", probes=self.rtts,
                             nodes=self.nodes() if self._nodes is not None else None)
 
     def close(self) -> None:

@@ -17,7 +17,8 @@ README.md ("Kubernetes", "Metrics") has the table and the PromQL):
   ``_ip_duplicate_replies_total``, ``_ip_contested`` (1 while two or more
   nodes fight: the last flip-flop or duplicate reply within the window);
 * global: ``arpwatch_lb_frames_total{kind}``, ``_tracked_ips``,
-  ``_exported_ips``; when the source has them: ``_kernel_drops_total``,
+  ``_exported_ips``; with a capped IP table (``watch``): ``_table_evictions_total``,
+  ``_table_entries``, ``_table_max_entries``; when the source has them: ``_kernel_drops_total``,
   ``_probe_rtt_seconds`` (summary), ``_probe_requests_total``,
   ``_probe_answered_total``, ``_kubernetes_vips``, ``_kubernetes_api_up``;
 * per probed VIP: ``arpwatch_lb_ip_probe_rtt_seconds{vip}`` (summary) — only
@@ -48,7 +49,7 @@ from typing import Any, Protocol
 from ..core.addresses import format_ip, format_mac
 from ..core.fingerprint import Announcer
 from ..core.tracker import IpState, Key, OwnershipTracker
-from ..core.verdicts import claimant_macs, contested_now, distinct_nodes
+from ..core.verdicts import contested_now, distinct_nodes
 
 try:
     from prometheus_client import CollectorRegistry
@@ -122,6 +123,8 @@ class MetricsSnapshot:
     """VIP → (count, sum of seconds); only exported VIPs (see :func:`snapshot_tracker`)."""
     kubernetes: tuple[int, bool] | None = None
     """(VIPs known, API reachable) when Kubernetes discovery is on."""
+    table: tuple[int, int, int] | None = None
+    """(entries, cap, evictions) of a capped IP table."""
 
 
 def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
@@ -135,8 +138,8 @@ def _bounded_macs(st: IpState, nodes: Mapping[bytes, str], max_macs: int,
     ordered = list(st.claimants().items())  # by first claim: stable
     keep = ordered[:max_macs]
     out = [(format_mac(m), nodes.get(m, ""), c.frames) for m, c in keep]
-    if len(ordered) > max_macs:
-        out.append((OTHER, "", sum(c.frames for _, c in ordered[max_macs:])))
+    if len(ordered) > max_macs or st.dropped_frames:  # the tracker's own crowd counts as "other"
+        out.append((OTHER, "", sum(c.frames for _, c in ordered[max_macs:]) + st.dropped_frames))
     return tuple(out), frozenset(m for m, _ in keep)
 
 
@@ -151,7 +154,8 @@ def _sample(st: IpState, nodes: Mapping[bytes, str], now: float, horizon: float,
         vlan="" if vlan is None else (str(vlan) if inner is None else f"{vlan}.{inner}"),
         macs=frames, owner=format_mac(st.owner) if st.owner in labelled else OTHER,
         owner_node=nodes.get(st.owner, "") if st.owner in labelled else "",
-        claimants=len(claimant_macs(st)), nodes=distinct_nodes(st, nodes),
+        # a crowd of MACs without statistics counts as unknown nodes
+        claimants=st.claimant_count, nodes=distinct_nodes(st, nodes) + st.dropped_claimants,
         changes=st.changes, flip_flops=st.flip_flops, duplicate_replies=st.duplicate_replies,
         contested=contested_now(st, nodes, now, horizon),
         announcers=kinds,
@@ -191,18 +195,27 @@ def snapshot_tracker(tracker: OwnershipTracker,
     raise AssertionError("unreachable")
 
 
+def _fights(rec: Any) -> tuple[int, int]:
+    if rec.__class__ is IpState:
+        return -(rec.flip_flops + rec.duplicate_replies), -rec.changes
+    return 0, 0  # a compact record: one MAC, never a change
+
+
 def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mapping[str, int] | None,
               node_map: Mapping[bytes, str], horizon: float, max_macs: int, max_ips: int,
               extra: Mapping[str, Any]) -> MetricsSnapshot:
-    states = [st for st in list(tracker.ips.values()) if sel is None or st.key[2] in sel]
-    if len(states) > max_ips:
-        states.sort(key=lambda s: (-(s.flip_flops + s.duplicate_replies), -s.changes, s.key))
-        states = states[:max_ips]
+    # Records, not IpStates: a table of 50,000 compact records is sorted without expanding them.
+    recs = [(k, r) for k, r in tracker.records() if sel is None or k[2] in sel]
+    if len(recs) > max_ips:
+        recs.sort(key=lambda kr: (*_fights(kr[1]), kr[0][0] is not None, kr[0][0] or 0,
+                                  kr[0][1] or 0, kr[0][2]))
+        recs = recs[:max_ips]
+    states = [r if r.__class__ is IpState else tracker.state(k) for k, r in recs]
     now = tracker.now
     samples = [_sample(st, node_map, now, horizon, max_macs, tracker.announcer)
-               for st in states]
+               for st in states if st is not None]
     frames = dict(counts or {})
-    frames.setdefault("claims", sum(st.frames for st in list(tracker.ips.values())))
+    frames.setdefault("claims", tracker.totals()["frames"])
     fields = dict(extra)
     probes = fields.pop("probes", None)
     if probes is not None:
@@ -211,6 +224,9 @@ def _snapshot(tracker: OwnershipTracker, sel: IpSelection | None, counts: Mappin
         fields.update(probe_rtts=total, probe_requests=(requests, answered),
                       probe_rtts_by_vip={v: per_ip[ip] for ip in per_ip
                                          if (v := format_ip(ip)) in exported})
+    if tracker.max_ips is not None:
+        t = tracker.table()
+        fields.setdefault("table", (t["entries"], t["max_ips"], t["evictions"]))
     return MetricsSnapshot(ips=tuple(samples), frames=frames, tracked_ips=len(tracker.ips),
                            **fields)
 
@@ -302,6 +318,17 @@ class TrackerCollector:
             for vip, (n, total) in sorted(snap.probe_rtts_by_vip.items()):
                 per_vip.add_metric([vip], count_value=n, sum_value=total)
             yield per_vip
+        if snap.table is not None:
+            entries, cap, evictions = snap.table
+            yield CounterMetricFamily("arpwatch_lb_table_evictions",
+                                      "IPs evicted from the full IP table, least recently "
+                                      "claimed first (never a VIP or node address).",
+                                      value=evictions)
+            yield GaugeMetricFamily("arpwatch_lb_table_entries",
+                                    "Entries of the IP table: IPs, plus the claimants and runs "
+                                    "remembered for IPs whose owner changed.", value=entries)
+            yield GaugeMetricFamily("arpwatch_lb_table_max_entries",
+                                    "The IP table's cap (--max-ips).", value=cap)
         if snap.kubernetes is not None:
             yield GaugeMetricFamily("arpwatch_lb_kubernetes_vips",
                                     "LoadBalancer VIPs known from the Kubernetes API.",

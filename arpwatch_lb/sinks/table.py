@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from ..core.verdicts import CONTESTED
 
@@ -83,30 +83,32 @@ def vrrp_lines(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def render_table(report: Mapping[str, Any]) -> str:
-    """The whole report as text."""
-    from tabulate import tabulate  # deferred: the JSON path need not pay for its import
+STREAM_ABOVE = 10_000
+"""More IPs than this: :func:`write_table` lays the table out itself, in two passes."""
 
+
+def _row(e: Mapping[str, Any], probed: bool) -> list[Any]:
+    return [e["verdict"].upper(), _vlan(e), e["ip"], e["owner"] or "-", _claimants(e),
+            e["changes"], e["flip_flops"], e["duplicate_replies"],
+            *([_rtt(e.get("probe_rtt"))] if probed else [])]
+
+
+def _headers(named: bool, probed: bool) -> list[str]:
+    return ["VERDICT", "VLAN", "IP", "OWNER",
+            "CLAIMANTS [node] announcer (host, frames)" if named
+            else "CLAIMANTS announcer (host, frames)", "CHANGES",
+            "FLIP-FLOPS", "DUP REPLIES", *(["PROBE RTT min/avg/max"] if probed else [])]
+
+
+def _head(report: Mapping[str, Any]) -> list[str]:
+    if report["first_time"] is None:
+        return []
+    return [f"claims from {_stamp(report['first_time'])} to {_stamp(report['last_time'])}"
+            f" (flip-flop window {report['window']:g} s)"]
+
+
+def _tail(report: Mapping[str, Any], contested: list[Mapping[str, Any]]) -> list[str]:
     out: list[str] = []
-    ips = report["ips"]
-    if report["first_time"] is not None:
-        out.append(f"claims from {_stamp(report['first_time'])} to {_stamp(report['last_time'])}"
-                   f" (flip-flop window {report['window']:g} s)")
-    if ips:
-        probed = "probes" in report
-        rows = [[e["verdict"].upper(), _vlan(e), e["ip"], e["owner"] or "-", _claimants(e),
-                 e["changes"], e["flip_flops"], e["duplicate_replies"],
-                 *([_rtt(e.get("probe_rtt"))] if probed else [])] for e in ips]
-        named = any("node" in c for e in ips for c in e["claimants"])
-        out.append(tabulate(rows, headers=["VERDICT", "VLAN", "IP", "OWNER",
-                                           "CLAIMANTS [node] announcer (host, frames)" if named
-                                           else "CLAIMANTS announcer (host, frames)", "CHANGES",
-                                           "FLIP-FLOPS", "DUP REPLIES",
-                                           *(["PROBE RTT min/avg/max"] if probed else [])],
-                            tablefmt="simple", disable_numparse=True))
-    else:
-        out.append("no ARP or NDP claims" + (" for the selected VIPs" if report["vips"] else ""))
-    contested = [e for e in ips if e["verdict"] == CONTESTED]
     if contested:
         out.append("")
         out.append("owner timelines of contested IPs:")
@@ -131,4 +133,63 @@ def render_table(report: Mapping[str, Any]) -> str:
         out.append("malformed: " + ", ".join(f"{k} {v}" for k, v in f["malformed"].items()))
     if f["unsupported_linktype"]:
         out.append(f"unsupported link type: {f['unsupported_linktype']} frames")
+    table = report.get("table")
+    if table and table["evictions"]:
+        out.append(f"IP table full: {table['evictions']} IPs evicted, least recently claimed first "
+                   f"(cap --max-ips {table['max_ips']}; VIPs and node IPs are kept)")
+    return out
+
+
+def render_table(report: Mapping[str, Any]) -> str:
+    """The whole report as text."""
+    from tabulate import tabulate  # deferred: the JSON path need not pay for its import
+
+    out = _head(report)
+    ips = report["ips"]
+    if ips:
+        probed = "probes" in report
+        rows = [_row(e, probed) for e in ips]
+        named = any("node" in c for e in ips for c in e["claimants"])
+        out.append(tabulate(rows, headers=_headers(named, probed), tablefmt="simple",
+                            disable_numparse=True))
+    else:
+        out.append("no ARP or NDP claims" + (" for the selected VIPs" if report["vips"] else ""))
+    out += _tail(report, [e for e in ips if e["verdict"] == CONTESTED])
     return "\n".join(out)
+
+
+def write_table(report: Mapping[str, Any], out: TextIO) -> None:
+    """Write :func:`render_table`'s text and a newline, for a report whose ``ips`` is re-iterable.
+
+    Up to :data:`STREAM_ABOVE` IPs this is :func:`render_table`.  Above, the
+    table is laid out like tabulate's "simple" format by two passes over the
+    entries (column widths, then rows), so no list of every row is ever held.
+    """
+    if report["summary"]["ips"] <= max(STREAM_ABOVE, 0):
+        out.write(render_table({**report, "ips": list(report["ips"])}) + "\n")
+        return
+    probed = "probes" in report
+    named = False
+    widths: list[int] | None = None
+    for e in report["ips"]:
+        cells = [str(c).split("\n") for c in _row(e, probed)]
+        named = named or any("node" in c for c in e["claimants"])
+        w = [max(len(line) for line in c) for c in cells]
+        widths = w if widths is None else [max(a, b) for a, b in zip(widths, w, strict=True)]
+    headers = _headers(named, probed)
+    widths = [max(len(h) + 2, w) for h, w in zip(headers, widths or [0] * len(headers),
+                                                 strict=True)]
+    for line in _head(report):
+        out.write(line + "\n")
+    out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    contested = []
+    for e in report["ips"]:
+        if e["verdict"] == CONTESTED:
+            contested.append(e)
+        cells = [str(c).split("\n") for c in _row(e, probed)]
+        for k in range(max(len(c) for c in cells)):
+            out.write("  ".join((c[k] if k < len(c) else "").ljust(w)
+                                for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+    for line in _tail(report, contested):
+        out.write(line + "\n")

@@ -41,7 +41,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..core.frames import (
     LINKTYPE_ETHERNET,
@@ -59,9 +59,13 @@ from ..core.frames import (
 from ..core.ingest import FrameCounts, classify, ingest
 from .errors import CaptureError
 
+if TYPE_CHECKING:
+    from .columns import Columns
+
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "FrameCounts"]
 
 CHUNK_SIZE = 1 << 17  # 128 KiB: claims of a chunk are tracked while still in the CPU cache
+COLUMN_CHUNK = 1 << 22  # 4 MiB: the vectorized path pays per chunk, so chunks are larger
 MAX_RECORD = 1 << 18  # 256 KiB: larger captured lengths mean a corrupt file
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -72,6 +76,7 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 REQUEST, REPLY = WIRE_REQUEST, WIRE_REPLY
+SPARSE_ARP = 400  # fewer ARP frames than one per this many bytes: the plain walk is cheaper
 
 
 class _Corrupt(Exception):
@@ -100,6 +105,7 @@ class CaptureReader:
         self.compressed = False
         self._stream = self._open()
         self._consumed = 0
+        self._chunk = CHUNK_SIZE
         self._leftover = b""
         self._gzip_error: BaseException | None = None
 
@@ -164,9 +170,21 @@ class CaptureReader:
 
     def batches(self) -> Iterator[list[Claim]]:
         """Yield the claims in file order, one list per chunk read."""
+        return self._batches(False)  # type: ignore[return-value]
+
+    def column_batches(self) -> Iterator[list[Claim] | Columns]:
+        """Like :meth:`batches`, but an Ethernet pcap comes as :class:`~.columns.Columns`.
+
+        The vectorized path (:mod:`.columns`, needs numpy) for the common
+        capture; anything else (pcapng, cooked captures, no numpy) still comes
+        as lists of claims.
+        """
+        return self._batches(columns_available())
+
+    def _batches(self, columns: bool) -> Iterator[list[Claim] | Columns]:
         try:
             if self.format == "pcap":
-                yield from self._pcap()
+                yield from self._pcap(columns)
             else:
                 yield from self._pcapng()
         except EOFError:
@@ -179,14 +197,18 @@ class CaptureReader:
         finally:
             self.close()
 
-    def _windows(self, head: bytes = b"") -> Iterator[tuple[bytearray, int]]:
+    def _windows(self, head: bytes = b"", size: int | None = None
+                 ) -> Iterator[tuple[bytearray, int]]:
         """Yield ``(buf, n)``: ``buf[:n]`` is unconsumed data followed by a fresh chunk.
 
         The caller sets :attr:`_consumed` to how far it got before asking for
         the next window; the rest is carried over.  One buffer is reused for
-        the whole file: no allocation (and no page faults) per chunk.
+        the whole file: no allocation (and no page faults) per chunk.  With
+        ``size``, the buffer has room for chunks that large, and each chunk is
+        :attr:`_chunk` bytes (the caller may change it between windows).
         """
-        buf = bytearray(CHUNK_SIZE + 2 * MAX_RECORD)
+        chunk = CHUNK_SIZE
+        buf = bytearray((size or CHUNK_SIZE) + 2 * MAX_RECORD)
         view = memoryview(buf)
         left = len(head)
         buf[:left] = head
@@ -194,7 +216,9 @@ class CaptureReader:
                     else self._stream.readinto)  # type: ignore[attr-defined]
         try:
             while True:
-                got = readinto(view[left:left + CHUNK_SIZE])
+                if size is not None:
+                    chunk = self._chunk
+                got = readinto(view[left:left + chunk])
                 if not got:
                     break
                 if self.progress is not None:
@@ -235,7 +259,7 @@ class CaptureReader:
 
     # -- pcap -------------------------------------------------------------
 
-    def _pcap(self) -> Iterator[list[Claim]]:
+    def _pcap(self, columns: bool = False) -> Iterator[list[Claim] | Columns]:
         endian, tsunit = PCAP_MAGICS[self._magic]
         rest = self._stream.read(20)
         if len(rest) < 20:
@@ -245,6 +269,9 @@ class CaptureReader:
         linktype &= 0x03FFFFFF  # bits 26-31 carry FCS information (libpcap LT_LINKTYPE)
         if linktype not in SUPPORTED_LINKTYPES:
             self._note_unsupported(linktype)
+        if columns and linktype == LINKTYPE_ETHERNET:
+            yield from self._pcap_columns(endian, tsunit)
+            return
         scan = self._scan_pcap_ethernet if linktype == LINKTYPE_ETHERNET else self._scan_pcap_generic
         pos = 24  # file offset of buf[0], for messages
         for buf, n in self._windows():
@@ -258,6 +285,43 @@ class CaptureReader:
             self._consumed = off
             pos += off
             yield out
+        if self._leftover:
+            self._note_truncated(self._leftover, endian)
+
+    def _pcap_columns(self, endian: str, tsunit: float) -> Iterator[list[Claim] | Columns]:
+        """Ethernet pcap records: after a first 128 KiB chunk, 4 MiB at a time as columns
+        (:func:`.columns.scan`) while ARP is dense, else (a mixed capture) 128 KiB at a time as
+        the plain walk's list of claims.  numpy is imported at the first dense chunk."""
+        corrupt: list[int] = []
+
+        def slow(buf: bytearray, start: int, limit: int, out: list[Claim]) -> int:
+            try:
+                return self._scan_pcap_ethernet(buf, limit, endian, tsunit, LINKTYPE_ETHERNET,
+                                                out, start)
+            except _Corrupt as exc:  # scan() stops there: it cannot get past
+                corrupt.append(exc.args[0])
+                return int(exc.args[0])
+
+        pos = 24
+        dense = False  # the first chunk takes the plain walk (a small file never loads numpy)
+        for buf, n in self._windows(size=COLUMN_CHUNK):
+            cols: list[Claim] | Columns
+            if not dense:  # mostly other traffic: cache-sized chunks, as the plain path reads
+                cols = []
+                off = slow(buf, 0, n, cols)
+            else:
+                from .columns import scan
+
+                cols, off = scan(buf, n, endian, tsunit, self.counts, slow)
+            dense = len(cols) * SPARSE_ARP >= n
+            self._chunk = COLUMN_CHUNK if dense else CHUNK_SIZE
+            if corrupt:
+                self.error = f"{self.path}: corrupt record at byte {pos + corrupt[0]}; stopped there"
+                yield cols
+                return
+            self._consumed = off
+            pos += off
+            yield cols
         if self._leftover:
             self._note_truncated(self._leftover, endian)
 
@@ -298,8 +362,8 @@ class CaptureReader:
         return off
 
     def _scan_pcap_ethernet(self, buf: bytearray, n: int, endian: str, tsunit: float, linktype: int,
-                            out: list[Claim]) -> int:
-        """The hot path: Ethernet pcap records (see the module docstring)."""
+                            out: list[Claim], start: int = 0) -> int:
+        """The hot path: Ethernet pcap records from ``start`` (see the module docstring)."""
         hdr = struct.Struct(endian + "IIII").unpack_from
         caplen = struct.Struct(endian + "8xI").unpack_from
         full = _block_struct(endian, 42).unpack_from  # header + Ethernet + ARP of one record
@@ -311,11 +375,11 @@ class CaptureReader:
         tags = _TAG_FIRST_BYTES
         v6ext = _IPV6_WALKED
         ndtypes = _ND_TYPES
-        off = 0
         prevcap = -1
         cool = 0
         rare = nonarp = 0  # total = claims + nonarp + rare, summed once at the end
         first = len(out)  # out holds claims only: claims = len(out) - first
+        off = start
         # Per non-ARP frame: one unpack, two index reads, four compares.
         while off + 16 <= n:
             (cap,) = caplen(buf, off)
@@ -502,6 +566,20 @@ class CaptureReader:
 
     def _one(self, linktype: int, data: bytes, time: float, wlen: int, out: list[Claim]) -> None:
         ingest(linktype, data, time, wlen, self.counts, out, self.adverts)
+
+
+def columns_available() -> bool:
+    """Whether the vectorized path can run (numpy installed, not switched off).
+
+    ``ARPWATCH_LB_PURE_PYTHON=1`` in the environment keeps every reader on
+    the pure-Python path (tests compare the two).
+    """
+    import importlib.util
+    import os
+
+    if os.environ.get("ARPWATCH_LB_PURE_PYTHON"):
+        return False
+    return importlib.util.find_spec("numpy") is not None  # imported at the first dense chunk
 
 
 _new_claim = tuple.__new__  # Claim._make without its Python-level wrapper
