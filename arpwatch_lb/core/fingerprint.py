@@ -7,11 +7,14 @@ announcers.  The vocabulary is :mod:`arpwatch_lb.core.announcers`.
 Theory of operation.  Per (IP key, claimant MAC) a :class:`Fingerprint`
 keeps a few counters (requests the MAC sent *from* the IP, requests it
 answered, how long its replies were against the request) and, created only
-once the MAC announces the IP, an :class:`Announcements` record of its
-gratuitous frames.  Both are O(1) in memory: counters and a few last
-timestamps, never a list of frames.  Every fingerprint lives in one dict of
-one :class:`FingerprintTable` (``table.fps[key, mac]``, about 200 bytes per
-claimant); :meth:`FingerprintTable.evict` drops an IP's fingerprints.
+once the MAC announces the IP a second time, an :class:`Announcements` record
+of its gratuitous frames (the first announcement is two fields of the
+fingerprint: most addresses announce once or never).  Both are O(1) in
+memory: counters and a few last timestamps, never a list of frames.
+Fingerprints live in one :class:`FingerprintTable` (``table.fps[key, mac]``),
+except that of an IP's only MAC, which the tracker keeps on the IP's compact
+record (``table.local`` finds it); :meth:`FingerprintTable.evict` drops an
+IP's fingerprints.
 
 Announcements are grouped into *ticks*: frames closer than ``TICK_GAP``
 seconds.  A tick of one frame is a *single*; op=1 then op=2, both with the
@@ -69,7 +72,7 @@ every few seconds.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from .addresses import format_ip, format_mac
@@ -300,7 +303,8 @@ class Announcements:
 class Fingerprint:
     """What one MAC did for one IP (counters; announcements created on the first one)."""
 
-    __slots__ = ("ask_len", "garps", "kind", "lencheck", "other_len", "replies", "same_len")
+    __slots__ = ("ask_len", "first_code", "first_t", "garps", "kind", "lencheck", "other_len",
+                 "replies", "same_len")
 
     def __init__(self) -> None:
         self.ask_len = 0
@@ -315,6 +319,12 @@ class Fingerprint:
         self.lencheck = False
         """The announcements so far are Cilium-shaped: compare reply and request lengths."""
         self.garps: Announcements | None = None
+        """The announcements, from the second one on (see :meth:`announcements`)."""
+        self.first_t: float | None = None
+        """The time of the only announcement so far (most IPs announce once or never: an
+        :class:`Announcements` record, ~360 bytes, is made at the second)."""
+        self.first_code = 0
+        """Its shape code, times two, plus one if the frame was short."""
         self.kind: str | None = None
         """The kind last reported in an ``announcer_identified`` event (live only)."""
 
@@ -337,10 +347,29 @@ class Fingerprint:
             code = OTHER
         g = self.garps
         if g is None:
+            if self.first_t is None:  # the first announcement: kept inline
+                self.first_t, self.first_code = t, code * 2 + (length < 60)
+                self.lencheck = code == REP_BCAST
+                return
             g = self.garps = Announcements()
+            g.add(self.first_t, self.first_code >> 1, bool(self.first_code & 1))
+            self.first_t = None
         g.add(t, code, length < 60)
         self.lencheck = g.codes[REP_BCAST] == g.frames and g.tick_n == 1 and not (
             g.pairs or g.bursts or g.mixed) and (g.min_gap is None or g.min_gap >= CILIUM_QUIET)
+
+
+    def announced(self) -> bool:
+        """Whether this MAC announced the IP at all."""
+        return self.garps is not None or self.first_t is not None
+
+    def announcements(self) -> Announcements | None:
+        """The announcements folded into ticks, or None if there were none."""
+        if self.garps is not None or self.first_t is None:
+            return self.garps
+        g = Announcements()
+        g.add(self.first_t, self.first_code >> 1, bool(self.first_code & 1))
+        return g
 
 
 class _Shared:
@@ -366,22 +395,30 @@ class FingerprintTable:
     knows them).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, local: Callable[[Key, bytes], Fingerprint | None] | None = None) -> None:
         self.fps: dict[tuple[Key, bytes], Fingerprint] = {}
+        """Fingerprints kept in the table (see ``local`` for the others)."""
+        self.local = local
+        """Where fingerprints kept outside :attr:`fps` are found: the tracker keeps the
+        fingerprint of an IP's only MAC on the IP's compact record (no table entry, about
+        170 bytes less per IP), and moves it here when a second MAC claims the IP."""
         self.shared: dict[Key, _Shared] = {}
         """IPs for which two or more MACs answered one request (rare)."""
         self.vrrp = VrrpTable()
 
     def get(self, key: Key, mac: bytes) -> Fingerprint:
-        """The fingerprint of ``mac`` for ``key``, created if missing."""
-        fp = self.fps.get((key, mac))
+        """The fingerprint of ``mac`` for ``key``, created in the table if missing."""
+        fp = self.find(key, mac)
         if fp is None:
             fp = self.fps[key, mac] = Fingerprint()
         return fp
 
     def find(self, key: Key, mac: bytes) -> Fingerprint | None:
         """The fingerprint if there is one."""
-        return self.fps.get((key, mac))
+        fp = self.fps.get((key, mac))
+        if fp is None and self.local is not None:
+            fp = self.local(key, mac)
+        return fp
 
     def evict(self, key: Key, macs: Iterable[bytes]) -> None:
         """Forget the fingerprints of ``key``'s ``macs`` (the eviction hook)."""
@@ -413,8 +450,8 @@ class FingerprintTable:
         sh = self.shared.get(key)
         if sh is None or sh.most < EVERY_NODE:
             return 0
-        fps = self.fps
-        if any((fp := fps.get((key, m))) is not None and fp.garps is not None for m in macs):
+        find = self.find
+        if any((fp := find(key, m)) is not None and fp.announced() for m in macs):
             return 0
         return sh.most
 
@@ -428,7 +465,7 @@ class FingerprintTable:
         A cheap test that spares :meth:`announcer` (and its sentence) for
         claimants that so far only answered requests.
         """
-        return bool(fp.garps is not None or fp.ask_len or fp.same_len or key in self.shared
+        return bool(fp.announced() or fp.ask_len or fp.same_len or key in self.shared
                     or self.vrrp.groups or mac[:5] == VRRP_MAC_PREFIX)
 
     def announcer(self, key: Key, mac: bytes, macs: Iterable[bytes] = (),
@@ -442,7 +479,7 @@ class FingerprintTable:
         fp = self.find(key, mac)
         if fp is None:
             return Announcer(UNKNOWN, "nothing kept about this MAC for this address")
-        if (fp.garps is None and fp.ask_len and not self.vrrp.groups
+        if (not fp.announced() and fp.ask_len and not self.vrrp.groups
                 and mac[:5] != VRRP_MAC_PREFIX):  # most claimants: a host's own address
             return Announcer(KERNEL, ASKS + (f"; {_s(fp.replies, 'request')} answered"
                                              if fp.replies else ""))
@@ -455,7 +492,8 @@ class FingerprintTable:
             found.setdefault(KEEPALIVED, []).append(
                 f"its VRRP adverts for VRID {vrid} (priority {prio}) list this address "
                 f"({n} seen)")
-        g = fp.garps.folded(now) if fp.garps is not None else None
+        a = fp.announcements()
+        g = a.folded(now) if a is not None else None
         cilium_note = ""
         if g is not None:
             for kind, text in ((KUBE_VIP, g.kube_vip()), (METALLB, g.metallb()),

@@ -43,8 +43,10 @@ request and a solicited advertisement a reply):
   gratuitous frames, and the VRRP adverts seen (:meth:`OwnershipTracker.feed_adverts`).
   Each IP record (compact or full) caches its owner's fingerprint (``fp``), so
   the hot path pays an attribute read and a counter or two; gratuitous frames
-  (a few per cent of the traffic) pay a method call.  An evicted IP's
-  fingerprints go with it.
+  (a few per cent of the traffic) pay a method call.  A compact record's
+  fingerprint lives on the record alone (the table finds it there); it joins
+  the table when a second MAC claims the IP.  An evicted IP's fingerprints go
+  with it.
 
 **Compact state.**  An IP that only ever had one MAC is a :class:`Quiet`
 record — owner, first and last claim, three counters — about 200 bytes with
@@ -417,7 +419,7 @@ class OwnershipTracker:
         """Untracked IPs claimed within the duplicate window: (last claim time, its MAC)."""
         self._gone_ask: dict[tuple[IKey, bytes], int] = {}
         """Their (IP, MAC) latest request lengths (what a reply's length is compared with)."""
-        self.fingerprints = FingerprintTable()
+        self.fingerprints = FingerprintTable(self._local_fp)
         """Wire fingerprints per (IP key, MAC) and the VRRP routers seen."""
         self._dirty: dict[tuple[Key, bytes], None] = {}
         """Fingerprints to name again at the next drain (``record_events`` only)."""
@@ -558,7 +560,7 @@ class OwnershipTracker:
                 if st is None:  # a new IP (an address spray: every one), its first MAC
                     st = ips[ik] = new(Quiet)  # slots set here: cheaper than an __init__ call
                     st.owner, st.run_first, st.run_last = sha, first, last
-                    st.fp = self.fingerprints.get(public_key(ik), sha)
+                    st.fp = Fingerprint()  # kept on the record (see _local_fp)
                     st.run_frames, st.requests, st.gratuitous = n, req, grat
                     new_ips += 1
                     if macs_get(sha) is None:
@@ -828,18 +830,28 @@ class OwnershipTracker:
         key = public_key(ik)
         st = self._ips.get(ik)
         if st is not None:
-            st.fp = self.fingerprints.get(key, mac)
+            # A compact record keeps its only MAC's fingerprint itself (see _local_fp).
+            st.fp = self.fingerprints.get(key, mac) if st.__class__ is IpState else Fingerprint()
         self.claimant_pairs += 1
         self._link(mac, ik)
         if self.record_events:
             self._dirty[(key, mac)] = None
             self.events.append(Change(kind="new_claimant", time=t, key=key, mac=mac))
 
+    def _local_fp(self, key: Key, mac: bytes) -> Fingerprint | None:
+        """The fingerprint a compact record keeps for its only MAC (the table's ``local``)."""
+        st = self._ips.get(ikey(key))
+        if st is None or st.__class__ is IpState or st.owner != mac:
+            return None
+        return st.fp
+
     def _full(self, ik: IKey, st: Quiet | IpState) -> IpState:
         """The record of ``ik`` as a full :class:`IpState` (built from a compact one)."""
         if st.__class__ is IpState:
             return st  # type: ignore[return-value]
         full = st.full(public_key(ik), self.max_runs)  # type: ignore[union-attr]
+        if full.fp is not None:  # the fingerprint moves to the table with the second MAC
+            self.fingerprints.fps[full.key, full.owner] = full.fp
         self._ips[ik] = full
         self._fulls.add(ik)
         return full
