@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from arpwatch_lb.core.announcers import UNKNOWN
 from arpwatch_lb.core.fingerprint import Announcer, Fingerprint, FingerprintTable
 from arpwatch_lb.core.frames import Claim, VrrpAdvert
-from arpwatch_lb.core.tracker import Change, ClaimantStats, IpState, Run, ikey
+from arpwatch_lb.core.tracker import Change, ClaimantStats, IpState, Run, identity_order, ikey
 
 Key = tuple[int | None, int | None, bytes]
 """(VLAN, inner VLAN, IPv4 address bytes)."""
@@ -176,7 +176,7 @@ class OwnershipTracker:
         """``announcer_identified`` for each fingerprint touched whose kind changed."""
         dirty, self._dirty = self._dirty, {}
         table = self.fingerprints
-        for key, mac in dirty:
+        for key, mac in sorted(dirty, key=identity_order):
             fp = table.find(key, mac)
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence

@@ -118,7 +118,7 @@ def feed_both(claims: list[Claim], cuts: list[int], **kw) -> tuple[OwnershipTrac
     folded = OwnershipTracker(**kw)
     for lo, hi in pairwise(bounds):
         one.feed_all(claims[lo:hi])
-        folded.feed_batch(columns.fold(to_columns(claims[lo:hi]), folded))
+        columns.feed(to_columns(claims[lo:hi]), folded)
     return one, folded
 
 

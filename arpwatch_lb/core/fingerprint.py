@@ -359,6 +359,12 @@ class Fingerprint:
             g.pairs or g.bursts or g.mixed) and (g.min_gap is None or g.min_gap >= CILIUM_QUIET)
 
 
+    def only_op2_broadcast(self) -> bool:
+        """Whether every announcement so far (if any) was op=2 with the target MAC broadcast."""
+        if self.garps is not None:
+            return self.garps.codes[REP_BCAST] == self.garps.frames
+        return self.first_t is None or self.first_code >> 1 == REP_BCAST
+
     def announced(self) -> bool:
         """Whether this MAC announced the IP at all."""
         return self.garps is not None or self.first_t is not None
@@ -405,6 +411,8 @@ class FingerprintTable:
         self.shared: dict[Key, _Shared] = {}
         """IPs for which two or more MACs answered one request (rare)."""
         self.vrrp = VrrpTable()
+        self._single: dict[int, Announcer] = {}
+        """What one announcement of each shape names (:meth:`announcer`)."""
 
     def get(self, key: Key, mac: bytes) -> Fingerprint:
         """The fingerprint of ``mac`` for ``key``, created in the table if missing."""
@@ -479,6 +487,19 @@ class FingerprintTable:
         fp = self.find(key, mac)
         if fp is None:
             return Announcer(UNKNOWN, "nothing kept about this MAC for this address")
+        if (fp.garps is None and fp.first_t is not None and not (
+                fp.ask_len or fp.replies or fp.same_len or fp.other_len or self.vrrp.groups)
+                and mac[:5] != VRRP_MAC_PREFIX and key not in self.shared):
+            # One announcement and nothing else (an address spray: every IP): what it names
+            # depends on its shape alone, so the sentence is made once per shape.
+            a = self._single.get(fp.first_code)
+            if a is None:
+                a = self._single[fp.first_code] = self._announcer(fp, key, mac, macs, now)
+            return a
+        return self._announcer(fp, key, mac, macs, now)
+
+    def _announcer(self, fp: Fingerprint, key: Key, mac: bytes, macs: Iterable[bytes],
+                   now: float | None) -> Announcer:
         if (not fp.announced() and fp.ask_len and not self.vrrp.groups
                 and mac[:5] != VRRP_MAC_PREFIX):  # most claimants: a host's own address
             return Announcer(KERNEL, ASKS + (f"; {_s(fp.replies, 'request')} answered"

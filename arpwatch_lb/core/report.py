@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .addresses import VipSet, format_ip, format_mac
+from .fingerprint import Announcer
 from .frames import malformed_counts
 from .tracker import IpState, Key, MacIps, OwnershipTracker, Quiet, public_key
 from .verdicts import (
@@ -236,6 +237,8 @@ class _Entries:
         dumps = json.dumps
         full, single = IpState, bytes
         o, small, text = _OCTETS, _SMALL, time_text
+        said: dict[Announcer, str] = {}
+        # A compact record has one MAC: no hint (it takes several MACs answering one request).
         for v in VERDICT_ORDER:
             if v == UNCLAIMED:
                 for ip in unclaimed:
@@ -274,10 +277,10 @@ class _Entries:
                     hosts, count = "[]", "0"
                 ipt = (f"{o[ip[0]]}.{o[ip[1]]}.{o[ip[2]]}.{o[ip[3]]}" if len(ip) == 4
                        else format_ip(ip))
-                key = public_key(ik)
-                ann = tracker.announcer(key, owner)
-                announcer = dumps({"kind": ann.kind, "evidence": ann.evidence})
-                hint = dumps(tracker.announcer_hint(key))
+                ann = tracker.announcer(public_key(ik), owner)
+                announcer = said.get(ann)
+                if announcer is None:  # a spray repeats a few sentences a million times
+                    announcer = said[ann] = dumps({"kind": ann.kind, "evidence": ann.evidence})
                 fr = small[n] if n < 1024 else str(n)
                 rq = small[req] if req < 1024 else str(req)
                 rp = small[n - req] if n - req < 1024 else str(n - req)
@@ -292,7 +295,7 @@ class _Entries:
                        f'"eth_mismatch": {mm}, "first_seen": {first}, "last_seen": {last}, '
                        f'"first_flip_flop": null, "last_flip_flop": null, "timeline": '
                        f'[{{"mac": "{mac}", "first": {first}, "last": {last}, "frames": {fr}}}], '
-                       f'"timeline_complete": true, "announcer_hint": {hint}}}')
+                       f'"timeline_complete": true, "announcer_hint": null}}')
 
 
 _SMALL = [str(i) for i in range(1024)]

@@ -336,6 +336,22 @@ class ClaimBatch:
     requests: int = 0
     gratuitous: int = 0
     mismatches: int = 0
+    asks: list[tuple[IKey, bytes, int]] = field(default_factory=list)
+    """Per (IP, MAC) that sent non-gratuitous requests: (internal key, MAC, length of the latest)."""
+    replies: list[tuple[IKey, bytes, int]] = field(default_factory=list)
+    """Per (IP, MAC) that sent non-gratuitous replies: (internal key, MAC, how many)."""
+    announcements: list[tuple[IKey, bytes, float, int, bytes, bytes | None, int]] = field(
+        default_factory=list)
+    """Gratuitous claims in order: (internal key, MAC, time, opcode, target MAC, Ethernet
+    destination, frame length) — what :meth:`Fingerprint.gratuitous` takes."""
+    exact: bool = False
+    """The chunk must go claim by claim (:meth:`OwnershipTracker.may_compare_lengths`)."""
+
+
+def identity_order(pair: tuple[Key, bytes]) -> tuple[int, int, int, bytes, bytes]:
+    """A sort key for (IP key, MAC) pairs: VLANs, address family, address, MAC."""
+    (vlan, inner, ip), mac = pair
+    return (-1 if vlan is None else vlan, -1 if inner is None else inner, len(ip), ip, mac)
 
 
 def ikey(key: Key) -> IKey:
@@ -625,6 +641,8 @@ class OwnershipTracker:
                                           requester, t)
                     if record and len(events) > before:
                         tags += [idx] * (len(events) - before)
+        if b.asks or b.replies or b.announcements:
+            self._fingerprint_batch(b)
         if record and tags:
             # Ownership events of a claim come before its duplicate reply: a stable sort by number.
             start = len(events) - len(tags)
@@ -643,6 +661,53 @@ class OwnershipTracker:
             self._gratuitous += b.gratuitous
             self._mismatches += b.mismatches
         self._end_batch()
+
+    def _fingerprint_batch(self, b: ClaimBatch) -> None:
+        """The fingerprint side of :meth:`feed_batch`, after its claims made their records.
+
+        Each (IP, MAC)'s fingerprint gets what :meth:`feed_all` gives it claim by
+        claim: its latest request length, its reply count and its announcements
+        in order.  (Reply lengths are compared only claim by claim:
+        :attr:`ClaimBatch.exact`.)
+        """
+        find = self.fingerprints.find
+        record = self.record_events
+        dirty = self._dirty
+        for ik, mac, length in b.asks:
+            fp = find(public_key(ik), mac)
+            if fp is not None:
+                if record and not fp.ask_len:
+                    dirty[(public_key(ik), mac)] = None
+                fp.ask_len = length
+        for ik, mac, n in b.replies:
+            fp = find(public_key(ik), mac)
+            if fp is not None:
+                fp.replies += n
+        ips_get = self._ips.get
+        for ik, mac, t, op, tha, dst, length in b.announcements:
+            st = ips_get(ik)
+            if st is None:
+                continue  # untracked
+            fp = st.fp if st.owner == mac else find(public_key(ik), mac)
+            if fp is not None:
+                fp.gratuitous(t, op, mac, tha, dst, length)
+                if record:
+                    dirty[(public_key(ik), mac)] = None
+
+    def may_compare_lengths(self, pairs: Iterable[tuple[IKey, bytes]],
+                            announcing: Container[tuple[IKey, bytes]]) -> bool:
+        """Whether a reply of one of these (IP, MAC) ``pairs`` may need its length compared
+        with its request's (Cilium's mark): its fingerprint compares lengths now, or its first
+        announcement in the chunk is an op=2 broadcast one (``announcing``) and it announced
+        nothing else before, so that it may start to."""
+        find = self.fingerprints.find
+        for ik, mac in pairs:
+            fp = find(public_key(ik), mac)
+            if fp is not None and fp.lencheck:
+                return True
+            if (ik, mac) in announcing and (fp is None or fp.only_op2_broadcast()):
+                return True
+        return False
 
     def horizons(self, batch_now: float) -> tuple[float, float]:
         """For a chunk whose latest claim is at ``batch_now``: (``lookup``, ``keep``).
@@ -739,7 +804,9 @@ class OwnershipTracker:
         """``announcer_identified`` for each fingerprint touched whose kind changed."""
         dirty, self._dirty = self._dirty, {}
         table = self.fingerprints
-        for key, mac in dirty:
+        # In address order: the claim loop and the per-chunk fold touch fingerprints in
+        # different orders, and must tell the same events.
+        for key, mac in sorted(dirty, key=identity_order):
             fp = table.find(key, mac)
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence

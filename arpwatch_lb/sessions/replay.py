@@ -61,12 +61,17 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
         raise
     with _fewer_gc_passes():
         if len(readers) == 1:
-            # Claim by claim: the vectorized fold (reader.column_batches(), sources.columns,
-            # OwnershipTracker.feed_batch) carries no frame lengths, gratuitous shapes or VRRP
-            # adverts, which the wire fingerprints need; it stays out of the replay.
             reader = readers[0]
-            for batch in reader.batches():
-                tracker.feed_all(batch)
+            # An Ethernet pcap comes as columns (sources.columns, numpy), folded per IP;
+            # with a selection (``track``) the claims go one by one: most IPs are dropped.
+            batches = reader.batches() if tracker.track is not None else reader.column_batches()
+            for batch in batches:
+                if batch.__class__ is list:
+                    tracker.feed_all(batch)  # type: ignore[arg-type]
+                else:
+                    from ..sources.columns import feed
+
+                    feed(batch, tracker)  # type: ignore[arg-type]
                 if reader.adverts:
                     tracker.feed_adverts(reader.take_adverts())
         else:

@@ -47,12 +47,13 @@ try:
 except ImportError:  # pragma: no cover - the pure-Python path is used instead
     np = None  # type: ignore[assignment]
 
-__all__ = ["AVAILABLE", "ROW", "SIGNATURE", "Columns", "fold", "scan"]
+__all__ = ["AVAILABLE", "ROW", "SIGNATURE", "Columns", "feed", "fold", "scan"]
 
 AVAILABLE = np is not None
 SIGNATURE = b"\x08\x06\x00\x01\x08\x00\x06\x04"  # ethertype ARP + Ethernet/IPv4 sizes
 ROW = 64  # bytes gathered per record: pcap header (16) + 802.1Q-tagged Ethernet ARP (46) + 2
 NO_MAC = -1
+_BCAST48 = (1 << 48) - 1
 if AVAILABLE:
     _M32 = np.uint64((1 << 32) - 1)
     _M16 = np.uint64((1 << 16) - 1)
@@ -85,11 +86,12 @@ class Columns:
     def claims(self) -> list[Claim]:
         """The same claims as :class:`~arpwatch_lb.core.frames.Claim` objects (tests, merges)."""
         vlans = [_vlans(v) for v in self.vcode.tolist()]
-        return [Claim(t, vl[0], vl[1], op, sha, spa, tha, tpa, src, dst, n)
-                for t, vl, op, sha, spa, tha, tpa, src, dst, n in zip(
+        return [Claim(t, vl[0], vl[1], op, sha, spa, tha, tpa, None if s == NO_MAC else src,
+                      None if d == NO_MAC else dst, n)
+                for t, vl, op, sha, spa, tha, tpa, src, dst, n, s, d in zip(
                     self.t.tolist(), vlans, self.op.tolist(), macs(self.sha), ips(self.spa),
                     macs(self.tha), ips(self.tpa), macs(self.src), macs(self.dst),
-                    self.length.tolist(), strict=True)]
+                    self.length.tolist(), self.src.tolist(), self.dst.tolist(), strict=True)]
 
 
 def _vlans(v: int) -> tuple[int | None, int | None]:
@@ -177,22 +179,24 @@ counting them and appending claims to ``out``; return where it stopped."""
 
 
 def scan(buf: bytearray, n: int, endian: str, tsunit: float, counts: Any, slow: SlowScan
-         ) -> tuple[Columns, int]:
+         ) -> tuple[Columns | list[Claim], int]:
     """The claims of the Ethernet pcap records in ``buf[:n]`` (starting on a record boundary).
 
-    Returns the columns and how far the complete records go.  ``buf`` must
+    Returns the columns and how far the complete records go.  A chunk with
+    claims the columns cannot hold (IPv6 Neighbor Discovery, 16-byte
+    addresses) comes as a plain list of claims instead, in file order.  ``buf`` must
     have at least :data:`ROW` spare bytes after ``n`` (the reader's window
     does).  Every record is counted in ``counts`` — by :func:`scan` for the
     chained ARP records, by ``slow`` for the rest.
     """
     sig = _find(buf, n)  # where each signature is
     k = len(sig)
-    parts: list[Columns] = []
+    parts: list[Columns | list[Claim]] = []
     pos = 0
     if not k:
         out: list[Claim] = []
         pos = slow(buf, 0, n, out)
-        return _from_claims(out), pos
+        return _joined([out]), pos
     a = np.frombuffer(buf, np.uint8)
     rows = as_strided(a, shape=(len(a) - ROW + 1, ROW), strides=(1, 1))
     tagged = (sig >= 32) & (a[np.maximum(sig - 4, 0)] == 0x81) & (a[np.maximum(sig - 3, 0)] == 0)
@@ -225,7 +229,7 @@ def scan(buf: bytearray, n: int, endian: str, tsunit: float, counts: Any, slow: 
         out: list[Claim] = []
         got = slow(buf, pos, limit, out)
         if out:
-            parts.append(_from_claims(out))
+            parts.append(out)
         if got == pos:  # the record at pos passes the limit: a look-alike inside it
             rec_end = _record_end(buf, pos, n, endian)
             if rec_end is None:
@@ -237,11 +241,20 @@ def scan(buf: bytearray, n: int, endian: str, tsunit: float, counts: Any, slow: 
                 out = []
                 got = slow(buf, pos, limit, out)
                 if out:
-                    parts.append(_from_claims(out))
+                    parts.append(out)
             if got == pos:
                 break
         pos = got
-    return _concat(parts), pos
+    return _joined(parts), pos
+
+
+def _joined(parts: list[Columns | list[Claim]]) -> Columns | list[Claim]:
+    """One chunk's parts (columns, and lists of claims from the plain walk) as one."""
+    if all(p.__class__ is Columns or all(len(c.spa) == 4 for c in p)  # type: ignore[union-attr]
+           for p in parts):
+        return _concat([p if p.__class__ is Columns else _from_claims(p)  # type: ignore[misc]
+                        for p in parts])
+    return [c for p in parts for c in (p.claims() if p.__class__ is Columns else p)]  # type: ignore[union-attr]
 
 
 _SIG64 = int.from_bytes(SIGNATURE, "little")
@@ -329,6 +342,16 @@ def _hdr(buf: bytearray, p: int, endian: str) -> tuple[int, int, int, int]:
 
 # -- the fold -----------------------------------------------------------------------------------
 
+def feed(c: Columns, tracker: OwnershipTracker) -> None:
+    """Feed a chunk's claims to ``tracker``: folded per IP, or claim by claim where only that
+    is exact (:attr:`ClaimBatch.exact`)."""
+    b = fold(c, tracker)
+    if b.exact:
+        tracker.feed_all(c.claims())
+    else:
+        tracker.feed_batch(b)
+
+
 def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
     """Group a chunk's claims per IP for :meth:`~arpwatch_lb.core.tracker.OwnershipTracker.feed_batch`.
 
@@ -376,7 +399,56 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
                                           strict=True)),
                             int(req[g]), int(grat[g]), int(mism[g])))
     _tables(c, tracker, b)
+    _fingerprints(c, tracker, b, kc)
     return b
+
+
+def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any) -> None:
+    """What the chunk tells the wire fingerprints (see :attr:`ClaimBatch.announcements`).
+
+    Sets :attr:`ClaimBatch.exact` when a reply may need its length compared
+    with its request's (a Cilium-shaped claimant): only the claim-by-claim
+    path knows the requester's latest claim at that moment.
+    """
+    grat = c.spa == c.tpa
+    odd = (c.op & 1) == 1
+    rq = np.flatnonzero(~grat & odd)
+    rp = np.flatnonzero(~grat & ~odd)
+    if len(rq):  # the length of each (IP, MAC)'s latest request
+        o = rq[np.lexsort((rq, c.sha[rq], kc[rq]))]
+        last = o[np.concatenate(((kc[o][1:] != kc[o][:-1]) | (c.sha[o][1:] != c.sha[o][:-1]),
+                                 [True]))]
+        b.asks = list(zip(_keyed(c.vcode[last], ips(c.spa[last])), macs(c.sha[last]),
+                          c.length[last].tolist(), strict=True))
+    if len(rp):  # replies per (IP, MAC)
+        o = rp[np.lexsort((c.sha[rp], kc[rp]))]
+        firsts = np.flatnonzero(np.concatenate(
+            ([True], (kc[o][1:] != kc[o][:-1]) | (c.sha[o][1:] != c.sha[o][:-1]))))
+        counts = np.diff(np.concatenate((firsts, [len(o)])))
+        f = o[firsts]
+        b.replies = list(zip(_keyed(c.vcode[f], ips(c.spa[f])), macs(c.sha[f]), counts.tolist(),
+                             strict=True))
+    g = np.flatnonzero(grat)
+    if len(g):
+        dst = c.dst[g]
+        dsts: list[bytes | None] = macs(dst)
+        if (dst == NO_MAC).any():  # no Ethernet header (claims of a cooked capture)
+            dsts = [None if x == NO_MAC else m for x, m in zip(dst.tolist(), dsts, strict=True)]
+        b.announcements = list(zip(_keyed(c.vcode[g], ips(c.spa[g])), macs(c.sha[g]),
+                                   c.t[g].tolist(), c.op[g].tolist(), macs(c.tha[g]), dsts,
+                                   c.length[g].tolist(), strict=True))
+    if b.replies:
+        # Cilium's mark (Fingerprint.lencheck) starts only with an op=2 broadcast announcement
+        # and ends with any other: the (IP, MAC)s whose first announcement here is one.
+        a = g[((c.dst[g] >> 40) & 1) == 1] if len(g) else g  # announcements (unicast answers)
+        if len(a):
+            o = a[np.lexsort((a, c.sha[a], kc[a]))]
+            o = o[np.concatenate(([True], (kc[o][1:] != kc[o][:-1])
+                                  | (c.sha[o][1:] != c.sha[o][:-1])))]
+            a = o[(c.op[o] == 2) & (c.tha[o] == _BCAST48)]
+        announcing = set(zip(_keyed(c.vcode[a], ips(c.spa[a])), macs(c.sha[a]),
+                             strict=True)) if len(a) else set()
+        b.exact = tracker.may_compare_lengths(((k, m) for k, m, _ in b.replies), announcing)
 
 
 def _order(v: Any, code: Any, rows: Any) -> Any:
