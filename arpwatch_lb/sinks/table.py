@@ -125,7 +125,7 @@ def render_table(report: Mapping[str, Any]) -> str:
                f"{f['eth_mismatch']} with Ethernet/ARP sender mismatch")
     if "probes" in report:
         p = report["probes"]
-        out.append(f"our who-has probes: {p['sent']} sent, {p['answered']} answered; round trips "
+        out.append(f"our probes: {p['sent']} sent, {p['answered']} answered; round trips "
                    f"{_rtt(p['rtt_seconds'])}")
     if f["malformed"]:
         out.append("malformed: " + ", ".join(f"{k} {v}" for k, v in f["malformed"].items()))
