@@ -421,19 +421,30 @@ class Fingerprint:
         elif dst is None and op == 2:
             self.replies += 1  # cooked capture: a reply to the target MAC's owner
             return
-        elif op > 2:  # NDP (tha is the Ethernet destination; S=0 makes it gratuitous)
-            code = (NA_UNSOL if (op & _NA_SO) == NA_OVERRIDE and (dst is None or dst == ALL_NODES_MAC)
-                    else NDP_OTHER)
+        elif op > 2:
+            self._ndp(t, op, dst)
+            return
         else:
             code = OTHER
         g = self.garps
         if g is None:
             g = self.garps = Announcements()
         g.add(t, code, length < 60)
-        if op & NA_ROUTER:
-            g.routers += 1
         self.lencheck = g.codes[REP_BCAST] == g.frames and g.tick_n == 1 and not (
             g.pairs or g.bursts or g.mixed) and (g.min_gap is None or g.min_gap >= CILIUM_QUIET)
+
+    def _ndp(self, t: float, op: int, dst: bytes | None) -> None:
+        """A gratuitous NDP frame: an advertisement with S=0 (``tha`` is its Ethernet
+        destination, ``dst`` None in a cooked capture), or a solicitation of its own source."""
+        code = (NA_UNSOL if (op & _NA_SO) == NA_OVERRIDE and (dst is None or dst == ALL_NODES_MAC)
+                else NDP_OTHER)
+        g = self.garps
+        if g is None:
+            g = self.garps = Announcements()
+        g.add(t, code, False)  # an advertisement is 86 bytes or more: never short
+        if op & NA_ROUTER:
+            g.routers += 1
+        self.lencheck = False  # Cilium's length mark is an IPv4 one
 
 
 class _Shared:
