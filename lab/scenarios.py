@@ -1398,7 +1398,7 @@ def duplicate_ipv6(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, dup, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, dup, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # replies only
             _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
@@ -1658,7 +1658,7 @@ def keepalived_split_brain_ipv6(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, vip, "contested", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
             _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
             _expect(None, NODE1_IP6, "ok", (NODE1_MAC, KERNEL)),
             _expect(None, NODE2_IP6, "ok", (NODE2_MAC, KERNEL)),
@@ -1726,7 +1726,7 @@ def failover_ipv6(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "moved", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, vip, "moved", (NODE1_MAC, KEEPALIVED), (NODE2_MAC, KEEPALIVED)),
             _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),
@@ -1794,7 +1794,7 @@ def metallb_vs_kubevip_ipv6(lab: Lab, pcap: Path) -> Scenario:
         ),
         pcap=pcap,
         ips=[
-            _expect(None, vip, "contested", (NODE1_MAC, UNKNOWN), (NODE2_MAC, UNKNOWN)),  # NDP: unnamed
+            _expect(None, vip, "contested", (NODE1_MAC, KUBE_VIP), (NODE2_MAC, METALLB)),
             _expect(None, CLIENT_IP6, "ok", (CLIENT_MAC, KERNEL)),
         ],
         hosts=_macs(h),

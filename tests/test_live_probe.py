@@ -69,7 +69,7 @@ def test_probe_round_trip_times(live_lab: Lab) -> None:
     table = arpwatch(prober, "probe", "--vip", VIP, "-i", "eth0", "--count", "2",
                      "--interval", "0.1", "--timeout", "0.3")
     assert table.returncode == 0, table.stderr
-    assert "our who-has probes: 2 sent, 2 answered; round trips " in table.stdout
+    assert "our probes: 2 sent, 2 answered; round trips " in table.stdout
     assert " ms (2)" in table.stdout
 
 

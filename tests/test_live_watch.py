@@ -306,6 +306,9 @@ def test_watch_ipv6_split_brain_through_the_kernel_filter(live_lab: Lab, tmp_pat
     e = _entry(report, vip)
     assert e["verdict"] == "contested" and e["duplicate_replies"] >= 2
     assert sorted(c["mac"] for c in e["claimants"]) == sorted([n1.mac, n2.mac])
+    # Each MASTER's burst of unsolicited advertisements names keepalived.
+    assert {c["mac"]: c["announcer"]["kind"] for c in e["claimants"]} == {
+        n1.mac: "keepalived", n2.mac: "keepalived"}
     contested = [ev for ev in events if ev["event"] == "contested" and ev["ip"] == vip]
     assert len(contested) == 1 and sorted(contested[0]["macs"]) == sorted([n1.mac, n2.mac])
     dups = [ev for ev in events if ev["event"] == "duplicate_reply" and ev["ip"] == vip]

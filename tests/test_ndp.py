@@ -114,7 +114,7 @@ CASES: list[Case] = [
     Case("unsolicited NA, O=1, to ff02::1 (MetalLB, kube-vip, ndisc_notify)", ETH, ETH_MLB_NA,
          claim(UNSOLICITED_O, A, VIP, ALL_NODES_MAC, VIP, len(ETH_MLB_NA),
                eth_dst=ALL_NODES_MAC)),
-    Case("unsolicited NA, O=0 (keepalived-style)", ETH, eth6(ALL_NODES_MAC, A, na(flags=0)),
+    Case("unsolicited NA, O=0 (no announcer sends it: all set O=1)", ETH, eth6(ALL_NODES_MAC, A, na(flags=0)),
          claim(ND_ADVERT, A, VIP, ALL_NODES_MAC, VIP, 86, eth_dst=ALL_NODES_MAC)),
     Case("unsolicited NA with the router flag", ETH,
          eth6(ALL_NODES_MAC, A, na(flags=F_R | F_O)),

@@ -98,7 +98,7 @@ def test_report_and_table_carry_probe_rtts() -> None:
     assert by_ip["192.0.2.102"]["probe_rtt"] is None        # unclaimed: never answered
     assert by_ip["192.0.2.102"]["verdict"] == "unclaimed"
     text = render_table(rep)
-    assert "our who-has probes: 1 sent, 1 answered; round trips 1.50/1.50/1.50 ms (1)" in text
+    assert "our probes: 1 sent, 1 answered; round trips 1.50/1.50/1.50 ms (1)" in text
     assert "PROBE RTT" in text
     plain = build_report(tr, FrameCounts(), VipSet())        # replay: no new fields
     assert "probes" not in plain and "probe_rtt" not in plain["ips"][0]

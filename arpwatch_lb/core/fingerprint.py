@@ -18,8 +18,9 @@ IP's fingerprints.
 
 Announcements are grouped into *ticks*: frames closer than ``TICK_GAP``
 seconds.  A tick of one frame is a *single*; op=1 then op=2, both with the
-target MAC broadcast, a *pair*; three or more op=1 (target MAC broadcast) a
-*burst* (up to ``BURST_MAX``: more is a storm, no announcer's shape).  The
+target MAC broadcast, a *pair*; three or more op=1 (target MAC broadcast) —
+or three or more unsolicited NAs — a *burst* (up to ``BURST_MAX``: more is
+a storm, no announcer's shape).  The
 shapes, from the field notes (shared/docs/field-notes.md, "Who sends what"):
 
 * **kube-vip** — singles every ``vip_arpRate`` (default 3 s, at least
@@ -45,6 +46,50 @@ shapes, from the field notes (shared/docs/field-notes.md, "Who sends what"):
   for which ``EVERY_NODE`` or more MACs answered one request while nobody
   announced it (every node's kernel answers: kube-proxy IPVS without
   ``strictARP``), which also gives the IP a hint.
+
+**IPv6 (Neighbor Discovery).**  An unsolicited Neighbor Advertisement
+(S=0, so the decoder makes it gratuitous: see
+:func:`arpwatch_lb.core.frames.decode_ndp`) with O=1 to all nodes (Ethernet
+33:33:00:00:00:01, or unknown in a cooked capture) is shape ``NA_UNSOL``;
+any other gratuitous NDP frame is ``NDP_OTHER``.  Every announcer below sends
+the same ``NA_UNSOL`` frame (target link-layer option, hop limit 255), so
+only cadence, bursts and the R flag tell them apart — ticks, singles and
+bursts are folded exactly as for ARP (there are no NDP pairs).  Read from
+their sources:
+
+* **MetalLB** (``internal/layer2/ndp.go``, ``announcer.go``) — one NA
+  (R=0 S=0 O=1, from the link-local address to ff02::1) at once, then one
+  per tick of its 1.1 s ticker until 5 s after the last reconcile (about 5
+  singles, then silence; a status fight keeps the window open).  Named
+  after two gaps of ``ND_TICKER`` between singles, no R flag.  Its speaker
+  answers solicitations itself with S=1 O=0 (the tracker counts those as
+  answered requests; the O flag of answers is not kept).
+* **kube-vip** (``pkg/vip/ndp.go``, ``pkg/arp/arp.go``) — the same NA
+  (the same mdlayher/ndp code), one per VIP per ``vip_arpRate`` tick while
+  leader; the ARP opcode alternation has no NDP counterpart.  Named after
+  three singles with a steady period of about 3 s (the default), no R
+  flag.  The VIP is bound, so the kernel answers solicitations (S=1 O=1).
+* **keepalived** (``vrrp_ndisc.c``) — ``garp_master_repeat`` (5) NAs
+  back-to-back (``vrrp_gna_interval`` 0), the same again after
+  ``garp_master_delay`` (5 s); O=1, R=1 when the interface forwards, sent
+  from the VIP itself.  Named after one burst (VRRPv3 over IPv6 is not
+  decoded, so no advert names it).
+* **kernel** (``net/ipv6/ndisc.c``, ``addrconf.c``) — one NA per address
+  (O=1, R=forwarding) on ``NETDEV_NOTIFY_PEERS``, and with ``ndisc_notify``
+  on link up, address change and DAD completion; it defends an address
+  against a DAD probe with one NA to all nodes too.  None at a cadence.  As
+  for ARP the kernel is named from Neighbor Solicitations the MAC sends
+  *from* the address (a host resolving its neighbours), with no
+  announcements or only such event-driven NAs.
+* **Cilium** — IPv4 only in the versions described; never named for IPv6.
+
+Look-alikes named by their defaults, said here once: kube-vip with
+``vip_arpRate`` set near 1100 ms, or keepalived with ``vrrp_gna_interval``
+near 1.1 s and the forwarding flag off, would be named MetalLB; MetalLB's
+window and kube-vip's ticks differ in nothing else on the wire (the IPv6
+source — link-local for MetalLB and kube-vip, the VIP for keepalived and the
+kernel — is not kept in a claim).  A single NA is the kernel's, a
+keepalived burst cut short, or any announcer's first frame: never named.
 
 Never a guess: without one of these the kind is ``unknown``, with a sentence
 saying what was seen.  A MAC that matches two shapes (two announcers on one
@@ -77,19 +122,27 @@ from typing import Any, NamedTuple
 
 from .addresses import format_ip, format_mac
 from .announcers import CILIUM, KEEPALIVED, KERNEL, KUBE_VIP, METALLB, UNKNOWN
-from .frames import VRRP_MAC_PREFIX, VrrpAdvert
+from .frames import (
+    ALL_NODES_MAC,
+    NA_OVERRIDE,
+    NA_ROUTER,
+    NA_SOLICITED,
+    VRRP_MAC_PREFIX,
+    VrrpAdvert,
+)
 
 __all__ = ["Announcements", "Announcer", "Fingerprint", "FingerprintTable", "VrrpGroup",
            "VrrpSource", "VrrpTable"]
 
 Key = tuple[int | None, int | None, bytes]
-"""(VLAN, inner VLAN, IPv4 address bytes), as in :mod:`arpwatch_lb.core.tracker`."""
+"""(VLAN, inner VLAN, IPv4 or IPv6 address bytes), as in :mod:`arpwatch_lb.core.tracker`."""
 
 TICK_GAP = 0.1  # s: announcements closer than this are one tick (a pair, a burst)
 PAIR_CADENCE = (0.9, 1.4)  # s between two MetalLB pairs (its 1.1 s ticker)
 BURST_MIN = 3  # op=1 announcements in one tick that make a keepalived burst ...
 BURST_MAX = 16  # ... and at most this many (garp_master_repeat, default 5): more is a storm
 BURST_REPEAT = (3.0, 8.0)  # s between keepalived's two bursts (garp_master_delay, 5 s)
+ND_TICKER = (1.02, 1.25)  # s between two of MetalLB's NDP singles (its 1.1 s ticker)
 MIN_RATE = 0.45  # s: kube-vip's shortest period (vip_arpRate 500 ms), with slack
 STEADY = 0.15  # two gaps within this fraction of each other make a steady period
 DEFAULT_PERIOD = (2.7, 3.3)  # s: kube-vip's default period (vip_arpRate 3000 ms)
@@ -110,12 +163,18 @@ REP_BCAST = 2  # op=2, target MAC broadcast: MetalLB, Cilium
 REP_OWN = 3  # op=2, target MAC = the sender's own MAC: kube-vip's even ticks
 REQ_ZERO = 4  # op=1, target MAC zero: RFC 5227 announcements, the kernel's arp_notify
 OTHER = 5
+NA_UNSOL = 6  # unsolicited NA, S=0 O=1, to all nodes: MetalLB, kube-vip, keepalived, the kernel
+NDP_OTHER = 7  # any other gratuitous NDP (O=0, another destination, an NS from its target)
 _SHAPE_WORDS = {REQ_BCAST: "op1 (target MAC broadcast)", REP_BCAST: "op2 (target MAC broadcast)",
                 REP_OWN: "op2 (target MAC = own MAC)", REQ_ZERO: "op1 (target MAC zero)",
-                OTHER: "of another shape"}
+                OTHER: "of another shape", NA_UNSOL: "unsolicited NA (O=1) to all-nodes",
+                NDP_OTHER: "NDP of another shape"}
+_NA_SO = NA_SOLICITED | NA_OVERRIDE
+_UNSOL = "unsolicited NAs (O=1) to all-nodes"
 
 HINT_EVERY_NODE = "every node answers — kube-proxy IPVS without strictARP?"
 ASKS = "sends ARP requests from this address: a host's own address"
+ASKS_NDP = "sends neighbor solicitations from this address: a host's own address"
 ORDER = (KEEPALIVED, KUBE_VIP, METALLB, CILIUM, KERNEL)
 
 
@@ -136,15 +195,17 @@ class Announcements:
     """The gratuitous frames one MAC sent for one IP, folded into ticks (O(1) state)."""
 
     __slots__ = ("alternations", "burst_max", "burst_repeats", "burst_t", "bursts", "codes",
-                 "first", "frames", "last", "min_gap", "mixed", "pair_cadence", "pair_gap",
-                 "pair_t", "pairs", "period", "short", "single_code", "single_other", "single_own",
-                 "single_t", "singles", "steady", "steady_period", "tick_all_req", "tick_first",
-                 "tick_last", "tick_n", "tick_t")
+                 "first", "frames", "last", "min_gap", "mixed", "nd_cadence", "nd_gap",
+                 "pair_cadence", "pair_gap", "pair_t", "pairs", "period", "routers", "short",
+                 "single_code", "single_other", "single_own", "single_t", "singles", "steady",
+                 "steady_period", "tick_all_req", "tick_first", "tick_last", "tick_n", "tick_t")
 
     def __init__(self) -> None:
         self.frames = 0
-        self.codes = [0, 0, 0, 0, 0, 0]
-        """Announcements per shape code (index 1-5)."""
+        self.codes = [0, 0, 0, 0, 0, 0, 0, 0]
+        """Announcements per shape code (index 1-7)."""
+        self.routers = 0
+        """Advertisements with the Router flag (R=1: the sender forwards)."""
         self.short = 0
         """Frames shorter than 60 bytes (not padded: sent from this host, or no padding)."""
         self.first = self.last = 0.0
@@ -152,6 +213,8 @@ class Announcements:
         self.tick_n = 0
         self.tick_first = self.tick_last = 0
         self.tick_all_req = True
+        """Every frame of the open tick has one burstable shape (op1 broadcast, or unsolicited
+        NA)."""
         self.singles = self.pairs = self.bursts = self.mixed = 0
         self.single_own = 0
         """Singles that were op=2 with the target MAC = own MAC."""
@@ -171,6 +234,9 @@ class Announcements:
         self.pair_t: float | None = None
         self.pair_cadence = 0
         self.pair_gap = 0.0
+        self.nd_cadence = 0
+        """Consecutive unsolicited-NA singles ``ND_TICKER`` apart (MetalLB's 1.1 s ticker)."""
+        self.nd_gap = 0.0
         self.burst_t: float | None = None
         self.burst_max = 0
         self.burst_repeats = 0
@@ -184,7 +250,7 @@ class Announcements:
         if self.tick_n and t - self.last <= TICK_GAP:
             self.tick_n += 1
             self.tick_last = code
-            self.tick_all_req = self.tick_all_req and code == REQ_BCAST
+            self.tick_all_req = self.tick_all_req and code == self.tick_first
         else:
             if self.tick_n:
                 gap = t - self.tick_t
@@ -195,7 +261,7 @@ class Announcements:
                 self.first = t
             self.tick_t, self.tick_n = t, 1
             self.tick_first = self.tick_last = code
-            self.tick_all_req = code == REQ_BCAST
+            self.tick_all_req = code in (REQ_BCAST, NA_UNSOL)
         self.last = t
 
     def _close(self) -> None:
@@ -210,12 +276,16 @@ class Announcements:
                     self.steady_period = gap
                 if gap >= MIN_RATE and {code, self.single_code} == {REQ_BCAST, REP_OWN}:
                     self.alternations += 1
+                elif (code == NA_UNSOL == self.single_code
+                      and ND_TICKER[0] <= gap <= ND_TICKER[1]):
+                    self.nd_cadence += 1
+                    self.nd_gap = gap
                 self.period = gap
             self.single_t, self.single_code = t0, code
             self.singles += 1
             if code == REP_OWN:
                 self.single_own += 1
-            elif code != REQ_BCAST:
+            elif code != REQ_BCAST and code != NA_UNSOL:
                 self.single_other += 1
         elif n == 2 and self.tick_first == REQ_BCAST and self.tick_last == REP_BCAST:
             if self.pair_t is not None and PAIR_CADENCE[0] <= t0 - self.pair_t <= PAIR_CADENCE[1]:
@@ -257,13 +327,22 @@ class Announcements:
                 and self.tick_n <= 1 and (self.min_gap is None or self.min_gap >= CILIUM_QUIET))
 
     def kernel_like(self) -> bool:
-        """Only RFC 5227-style announcements (op=1, target MAC zero), if any."""
-        return self.codes[REQ_ZERO] == self.frames
+        """Only RFC 5227-style announcements (op=1, target MAC zero), if any; IPv6: only
+        unsolicited NAs on events (``ndisc_notify``), each alone and at no cadence."""
+        codes = self.codes
+        return codes[REQ_ZERO] == self.frames or (
+            codes[NA_UNSOL] == self.frames and not self.bursts and not self.steady
+            and not self.nd_cadence)
 
     def kube_vip(self) -> str | None:
         """The kube-vip evidence, or None."""
         if self.singles < 3 or self.single_other:
-            return None  # kube-vip sends singles of two shapes only
+            return None  # kube-vip sends singles of two shapes only (IPv6: one)
+        if self.codes[NA_UNSOL]:  # NDP: no opcode to alternate, the default period only
+            if (not self.routers and self.steady
+                    and DEFAULT_PERIOD[0] <= self.steady_period <= DEFAULT_PERIOD[1]):
+                return f"{_UNSOL}, one every {self.steady_period:.1f} s ({self.singles} seen)"
+            return None
         if self.alternations >= 2 and self.period is not None:
             return (f"GARP op2/op1 alternating every {self._rate():.1f} s "
                     f"({self.singles} seen)")
@@ -280,6 +359,10 @@ class Announcements:
 
     def metallb(self) -> str | None:
         """The MetalLB evidence, or None."""
+        if self.codes[NA_UNSOL]:  # NDP: singles on the 1.1 s ticker
+            if self.nd_cadence < 2 or self.routers or self.single_other:
+                return None
+            return f"{_UNSOL}, one every {self.nd_gap:.1f} s ({self.singles} seen)"
         if self.pairs < 2 or not self.pair_cadence:
             return None
         padded = ", 60 bytes" if not self.short else ""
@@ -291,13 +374,18 @@ class Announcements:
         if not self.bursts:
             return None
         again = ", the next about 5 s later" if self.burst_repeats else ""
-        return (f"bursts of {self.burst_max} GARP op1 back-to-back "
+        what = "GARP op1"
+        if self.codes[NA_UNSOL]:
+            what = _UNSOL if not self.routers else _UNSOL.replace("(O=1)", "(O=1, R=1)")
+        return (f"bursts of {self.burst_max} {what} back-to-back "
                 f"({_s(self.bursts, 'burst')}{again})")
 
     def describe(self) -> str:
         """What was announced, for an ``unknown`` sentence."""
-        shapes = ", ".join(f"{n} {_SHAPE_WORDS[c]}" for c, n in enumerate(self.codes) if n)
-        return f"{_s(self.frames, 'GARP')}: {shapes}"
+        codes = self.codes
+        shapes = ", ".join(f"{n} {_SHAPE_WORDS[c]}" for c, n in enumerate(codes) if n)
+        noun = "NDP announcement" if codes[NA_UNSOL] or codes[NDP_OTHER] else "GARP"
+        return f"{_s(self.frames, noun)}: {shapes}"
 
 
 class Fingerprint:
@@ -335,13 +423,16 @@ class Fingerprint:
             self.replies += 1  # unicast: an answer to someone's GARP, not an announcement
             return
         if tha == BROADCAST:
-            code = REQ_BCAST if op == 1 else REP_BCAST
+            code = REQ_BCAST if op == 1 else REP_BCAST if op == 2 else NDP_OTHER
         elif op == 2 and tha == sha:
             code = REP_OWN
         elif op == 1 and tha == ZERO_MAC:
             code = REQ_ZERO
         elif dst is None and op == 2:
             self.replies += 1  # cooked capture: a reply to the target MAC's owner
+            return
+        elif op > 2:
+            self._ndp(t, op, dst)
             return
         else:
             code = OTHER
@@ -358,6 +449,18 @@ class Fingerprint:
         self.lencheck = g.codes[REP_BCAST] == g.frames and g.tick_n == 1 and not (
             g.pairs or g.bursts or g.mixed) and (g.min_gap is None or g.min_gap >= CILIUM_QUIET)
 
+    def _ndp(self, t: float, op: int, dst: bytes | None) -> None:
+        """A gratuitous NDP frame: an advertisement with S=0 (``tha`` is its Ethernet
+        destination, ``dst`` None in a cooked capture), or a solicitation of its own source."""
+        code = (NA_UNSOL if (op & _NA_SO) == NA_OVERRIDE and (dst is None or dst == ALL_NODES_MAC)
+                else NDP_OTHER)
+        g = self.garps
+        if g is None:
+            g = self.garps = Announcements()
+        g.add(t, code, False)  # an advertisement is 86 bytes or more: never short
+        if op & NA_ROUTER:
+            g.routers += 1
+        self.lencheck = False  # Cilium's length mark is an IPv4 one
 
     def only_op2_broadcast(self) -> bool:
         """Whether every announcement so far (if any) was op=2 with the target MAC broadcast."""
@@ -500,9 +603,12 @@ class FingerprintTable:
 
     def _announcer(self, fp: Fingerprint, key: Key, mac: bytes, macs: Iterable[bytes],
                    now: float | None) -> Announcer:
+        v6 = len(key[2]) == 16
+        request = "solicitation" if v6 else "request"
+        asks = ASKS_NDP if v6 else ASKS
         if (not fp.announced() and fp.ask_len and not self.vrrp.groups
                 and mac[:5] != VRRP_MAC_PREFIX):  # most claimants: a host's own address
-            return Announcer(KERNEL, ASKS + (f"; {_s(fp.replies, 'request')} answered"
+            return Announcer(KERNEL, asks + (f"; {_s(fp.replies, request)} answered"
                                              if fp.replies else ""))
         found: dict[str, list[str]] = {}
         if mac[:5] == VRRP_MAC_PREFIX:
@@ -535,11 +641,11 @@ class FingerprintTable:
                                    "compare lengths")
         if not found:
             if fp.ask_len and (g is None or g.kernel_like()):
-                found[KERNEL] = [ASKS]
+                found[KERNEL] = [asks]
             elif fp.replies and (n := self.every_node(key, macs)):
-                found[KERNEL] = [f"one of {n} MACs answering the same request while nobody "
+                found[KERNEL] = [f"one of {n} MACs answering the same {request} while nobody "
                                  "announces the address (every node's kernel answers)"]
-        answered = f"; {_s(fp.replies, 'request')} answered" if fp.replies else ""
+        answered = f"; {_s(fp.replies, request)} answered" if fp.replies else ""
         if not found:
             parts = []
             if cilium_note:
@@ -547,9 +653,9 @@ class FingerprintTable:
             elif g is not None:
                 parts.append(f"{g.describe()}, no known announcer's shape or cadence")
             if fp.ask_len:
-                parts.append("requests sent from this address")
+                parts.append(f"{request}s sent from this address")
             if fp.replies:
-                parts.append(f"{_s(fp.replies, 'request')} answered")
+                parts.append(f"{_s(fp.replies, request)} answered")
             return Announcer(UNKNOWN, "no distinctive evidence: " + ("; ".join(parts) or
                                                                      "nothing announced"))
         kinds = sorted(found, key=ORDER.index)

@@ -235,8 +235,8 @@ IP_LABELS = ["vip", "vlan"]
 MAC_LABELS = ["vip", "vlan", "mac", "node"]
 PER_IP: list[tuple[str, str, str, str]] = [
     # (family name, type, help, IpSample attribute) of the per-IP series
-    ("arpwatch_lb_ip_claimants", "gauge", "Distinct MACs that claimed the IP in ARP.",
-     "claimants"),
+    ("arpwatch_lb_ip_claimants", "gauge",
+     "Distinct MACs that claimed the IP in ARP or Neighbor Discovery.", "claimants"),
     ("arpwatch_lb_ip_claimant_nodes", "gauge",
      "Distinct nodes that claimed the IP (MACs of one node count once; unknown MACs once each).",
      "nodes"),
@@ -246,7 +246,8 @@ PER_IP: list[tuple[str, str, str, str]] = [
      "Ownership changes back to a MAC that claimed the IP within the flip-flop window.",
      "flip_flops"),
     ("arpwatch_lb_ip_duplicate_replies", "counter",
-     "ARP requests for the IP answered by two different MACs.", "duplicate_replies"),
+     "Requests (ARP, Neighbor Solicitations) for the IP answered by two different MACs.",
+     "duplicate_replies"),
     ("arpwatch_lb_ip_contested", "gauge",
      "1 while two or more nodes fight over the IP (a flip-flop or duplicate reply within the "
      "window).", "contested"),
@@ -269,7 +270,7 @@ class TrackerCollector:
         types = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
         per_ip = [(types[kind](name, doc, labels=IP_LABELS), attr) for name, kind, doc, attr in PER_IP]
         frames = CounterMetricFamily("arpwatch_lb_ip_claimant_frames",
-                                     "ARP claims of the IP per MAC (at most a few MACs per IP; "
+                                     "ARP/NDP claims of the IP per MAC (at most a few MACs per IP; "
                                      "the rest summed as mac=\"other\").", labels=MAC_LABELS)
         owner = GaugeMetricFamily("arpwatch_lb_ip_owner_info",
                                   "The MAC (and node) that claimed the IP last.", labels=MAC_LABELS)
@@ -302,18 +303,19 @@ class TrackerCollector:
                                       value=snap.kernel_drops)
         if snap.probe_rtts is not None:
             yield SummaryMetricFamily("arpwatch_lb_probe_rtt_seconds",
-                                      "Round-trip time of ARP probes (request sent to reply "
+                                      "Round-trip time of probes (request sent to reply "
                                       "received, per replying MAC).",
                                       count_value=snap.probe_rtts[0], sum_value=snap.probe_rtts[1])
         if snap.probe_requests is not None:
             yield CounterMetricFamily("arpwatch_lb_probe_requests",
-                                      "ARP who-has probes sent.", value=snap.probe_requests[0])
+                                      "Probes sent (ARP who-has, IPv6 Neighbor Solicitations).",
+                                      value=snap.probe_requests[0])
             yield CounterMetricFamily("arpwatch_lb_probe_answered",
-                                      "ARP who-has probes that got at least one reply.",
+                                      "Probes that got at least one reply.",
                                       value=snap.probe_requests[1])
         if snap.probe_rtts_by_vip:
             per_vip = SummaryMetricFamily("arpwatch_lb_ip_probe_rtt_seconds",
-                                          "Round-trip time of ARP probes of the VIP.",
+                                          "Round-trip time of probes of the VIP.",
                                           labels=["vip"])
             for vip, (n, total) in sorted(snap.probe_rtts_by_vip.items()):
                 per_vip.add_metric([vip], count_value=n, sum_value=total)

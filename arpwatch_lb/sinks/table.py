@@ -127,7 +127,7 @@ def _tail(report: Mapping[str, Any], contested: list[Mapping[str, Any]]) -> list
                f"{f['eth_mismatch']} with Ethernet/ARP sender mismatch")
     if "probes" in report:
         p = report["probes"]
-        out.append(f"our who-has probes: {p['sent']} sent, {p['answered']} answered; round trips "
+        out.append(f"our probes: {p['sent']} sent, {p['answered']} answered; round trips "
                    f"{_rtt(p['rtt_seconds'])}")
     if f["malformed"]:
         out.append("malformed: " + ", ".join(f"{k} {v}" for k, v in f["malformed"].items()))
