@@ -273,10 +273,10 @@ def test_a_quiet_ip_is_a_small_fixed_record() -> None:
     """An IP that only ever had one MAC costs a small fixed record: dict slot, key, record, its
     first and last claim times and its MAC's fingerprint, about 300 bytes when it announced once
     (the MAC's identity entry comes on top).  Announcing again adds the announcements record
-    (its cadence and shapes, what names the announcer): a fixed ~460 bytes more, however many."""
+    (its cadence and shapes, what names the announcer): a fixed ~500 bytes more, however many."""
     once, ident = bytes_per_ip(50_000, 1)
     again, _ = bytes_per_ip(50_000, 3)
     many, _ = bytes_per_ip(20_000, 6)
     print(f"bytes per IP: claimed once {once:.0f}, claimed three times {again:.0f}, six times "
           f"{many:.0f}; identity entry {ident:.0f}")
-    assert once <= 320 and again <= 800 and many <= again + 16
+    assert once <= 320 and again <= 850 and many <= again + 16
