@@ -378,6 +378,20 @@ def test_a_burst_is_named_only_once_it_is_over() -> None:
     assert kinds == ["kernel"]  # only the client's own address; the storm named nothing
 
 
+def test_one_burst_is_named_when_time_moves_on() -> None:
+    """A keepalived that sends a single burst (5 op=1 back-to-back) and falls silent is named at
+    the first drain after the burst is over, whoever's frame moves network time on."""
+    tr = OwnershipTracker(record_events=True)
+    kinds = []
+    for i in range(5):
+        tr.feed(claim(T0 + 0.001 * i, A, VIP, op=1))
+        kinds += [c.announcer for c in tr.drain() if c.kind == "announcer_identified"]
+    assert kinds == []  # the burst may still grow into a storm
+    tr.feed(request(T0 + 1.0, vip=ip("192.0.2.1")))  # another host: time moves on
+    named = {(c.mac, c.announcer) for c in tr.drain() if c.kind == "announcer_identified"}
+    assert (A, "keepalived") in named
+
+
 def test_report_fields() -> None:
     tr = fed(*[kubevip(T0 + 3.0 * i, A, 2 - i % 2) for i in range(3)])
     tr.feed_adverts([advert(T0, B, R2, addrs=(ip("198.51.100.1"),))])

@@ -462,6 +462,12 @@ class Fingerprint:
             g.routers += 1
         self.lencheck = False  # Cilium's length mark is an IPv4 one
 
+    def settling(self, now: float) -> bool:
+        """Whether a tick of several announcements may still grow (a burst not yet folded
+        at network time ``now``, see :meth:`Announcements.folded`)."""
+        g = self.garps
+        return g is not None and g.tick_n > 1 and now - g.last <= TICK_GAP
+
     def only_op2_broadcast(self) -> bool:
         """Whether every announcement so far (if any) was op=2 with the target MAC broadcast."""
         if self.garps is not None:

@@ -811,6 +811,8 @@ class OwnershipTracker:
             if fp is None or (fp.kind is None and not table.may_name(key, mac, fp)):
                 continue  # nothing that could name an announcer yet: skip the sentence
             a = table.announcer(key, mac, self._claimants(key), self.now)
+            if fp.settling(self.now):  # a burst still open: look again at the next drain
+                self._dirty[(key, mac)] = None
             if a.kind == (fp.kind or UNKNOWN):
                 continue
             previous, fp.kind = fp.kind, a.kind
