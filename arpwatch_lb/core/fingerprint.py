@@ -586,14 +586,16 @@ class FingerprintTable:
                     or self.vrrp.groups or mac[:5] == VRRP_MAC_PREFIX)
 
     def announcer(self, key: Key, mac: bytes, macs: Iterable[bytes] = (),
-                  now: float | None = None) -> Announcer:
+                  now: float | None = None, fp: Fingerprint | None = None) -> Announcer:
         """Name the announcer of ``mac``'s claims of ``key`` (see the module docstring).
 
         ``macs``: every claimant of ``key`` (for the "every node answers"
         rule).  ``now``: network time while frames still arrive (see
-        :meth:`Announcements.folded`); None for a report.
+        :meth:`Announcements.folded`); None for a report.  ``fp``: the fingerprint, when
+        the caller has it at hand.
         """
-        fp = self.find(key, mac)
+        if fp is None:
+            fp = self.find(key, mac)
         if fp is None:
             return Announcer(UNKNOWN, "nothing kept about this MAC for this address")
         if (fp.garps is None and fp.first_t is not None and not (

@@ -238,6 +238,7 @@ class _Entries:
         full, single = IpState, bytes
         o, small, text = _OCTETS, _SMALL, time_text
         said: dict[Announcer, str] = {}
+        name = tracker.fingerprints.announcer
         # A compact record has one MAC: no hint (it takes several MACs answering one request).
         for v in VERDICT_ORDER:
             if v == UNCLAIMED:
@@ -277,7 +278,7 @@ class _Entries:
                     hosts, count = "[]", "0"
                 ipt = (f"{o[ip[0]]}.{o[ip[1]]}.{o[ip[2]]}.{o[ip[3]]}" if len(ip) == 4
                        else format_ip(ip))
-                ann = tracker.announcer(public_key(ik), owner)
+                ann = name(public_key(ik), owner, (owner,), None, q.fp)
                 announcer = said.get(ann)
                 if announcer is None:  # a spray repeats a few sentences a million times
                     announcer = said[ann] = dumps({"kind": ann.kind, "evidence": ann.evidence})
