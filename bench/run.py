@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in tools:
         notes += t.notes
     for j in jobs:
-        if j.tool.key == "arpwatch" and j.check:
+        if j.tool.key == "arpwatch" and j.check and "arp_dat_entries" in j.check:
             notes.append(f"arpwatch on {j.kind}: {j.check['arp_dat_entries']:,} (IP, MAC) entries in arp.dat")
         if j.tool.key == "arpwatch-lb" and j.check:
             c = j.check

@@ -23,7 +23,12 @@ Python pays per bytecode; numpy pays per array.  For a chunk of a capture
    IPs claimed by several MACs keep their claims in order.  Replies are sorted
    by (VLAN, IP, requester) to find the few answered before by another MAC
    within the duplicate window; the request and reply tables are updated in
-   bulk.
+   bulk;
+4. **tells the wire fingerprints** what the claim loop would (:func:`_fingerprints`):
+   per (IP, MAC) the latest request's length and the reply count, and the
+   gratuitous frames in order.  Where a reply's length may have to be
+   compared with its request's (Cilium's mark), only the claim loop is
+   exact: :func:`feed` then feeds the chunk claim by claim.
 
 :meth:`OwnershipTracker.feed_batch <arpwatch_lb.core.tracker.OwnershipTracker.feed_batch>`
 gives the same state as the claims one by one; the tests check both this
