@@ -310,10 +310,11 @@ class ClaimBatch:
     gives the same state — a property the tests check.
     """
 
-    groups: list[tuple[IKey, bytes, float, float, int, int, int, int, int]] = field(
+    groups: list[tuple[IKey, bytes, float, float, int, int, int, int, int, int, int]] = field(
         default_factory=list)
     """IPs claimed by one MAC only in this chunk: (internal key, MAC, first time, last time,
-    claims, requests, gratuitous, Ethernet mismatches, number of the first claim)."""
+    claims, requests, gratuitous, Ethernet mismatches, number of the first claim, length of
+    its latest non-gratuitous request or 0, non-gratuitous replies)."""
     mixed: list[tuple[IKey, list[tuple[int, float, bytes]], int, int, int]] = field(
         default_factory=list)
     """IPs claimed by several MACs: (internal key, [(number, time, MAC), ...] in order,
@@ -337,9 +338,13 @@ class ClaimBatch:
     gratuitous: int = 0
     mismatches: int = 0
     asks: list[tuple[IKey, bytes, int]] = field(default_factory=list)
-    """Per (IP, MAC) that sent non-gratuitous requests: (internal key, MAC, length of the latest)."""
+    """Per (IP, MAC) of the ``mixed`` IPs that sent non-gratuitous requests: (internal key, MAC,
+    length of the latest)."""
     replies: list[tuple[IKey, bytes, int]] = field(default_factory=list)
-    """Per (IP, MAC) that sent non-gratuitous replies: (internal key, MAC, how many)."""
+    """Per (IP, MAC) of the ``mixed`` IPs that sent non-gratuitous replies: (internal key, MAC,
+    how many)."""
+    answering: list[tuple[IKey, bytes]] = field(default_factory=list)
+    """The ``groups`` IPs that sent non-gratuitous replies: (internal key, MAC)."""
     announcements: list[tuple[IKey, bytes, float, int, bytes, bytes | None, int]] = field(
         default_factory=list)
     """Gratuitous claims in order: (internal key, MAC, time, opcode, target MAC, Ethernet
@@ -570,13 +575,15 @@ class OwnershipTracker:
         macs = self._macs
         macs_get = macs.get
         new_ips = 0
-        for ik, sha, first, last, n, req, grat, mism, idx in b.groups:
+        for ik, sha, first, last, n, req, grat, mism, idx, ask, nrep in b.groups:
             st = get(ik)
             if plain and not mism:
                 if st is None:  # a new IP (an address spray: every one), its first MAC
                     st = ips[ik] = new(Quiet)  # slots set here: cheaper than an __init__ call
                     st.owner, st.run_first, st.run_last = sha, first, last
-                    st.fp = Fingerprint()  # kept on the record (see _local_fp)
+                    st.fp = fp = Fingerprint()  # kept on the record (see _local_fp)
+                    if ask or nrep:
+                        fp.ask_len, fp.replies = ask, nrep
                     st.run_frames, st.requests, st.gratuitous = n, req, grat
                     new_ips += 1
                     if macs_get(sha) is None:
@@ -589,6 +596,11 @@ class OwnershipTracker:
                     st.run_last = last
                     st.requests += req
                     st.gratuitous += grat
+                    if ask or nrep:
+                        fp = st.fp
+                        if ask:
+                            fp.ask_len = ask
+                        fp.replies += nrep
                     continue
             if 0 <= upcoming < idx:
                 while mi < len(mixed) and mixed[mi][1][0][0] < idx:
@@ -616,6 +628,13 @@ class OwnershipTracker:
                 st.gratuitous += grat
                 if mism:
                     self._mismatch(ik, st, mism)
+            if ask or nrep:  # sha owns the IP now
+                fp = st.fp
+                if record and ask and not fp.ask_len:
+                    self._dirty[(public_key(ik), sha)] = None
+                if ask:
+                    fp.ask_len = ask
+                fp.replies += nrep
             if record and len(events) > before:
                 tags += [idx] * (len(events) - before)
         self.claimant_pairs += new_ips

@@ -385,15 +385,26 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
     mism = np.add.reduceat(((c.src != c.sha) & (c.src != NO_MAC))[order], starts)
     first = np.minimum.reduceat(order, starts)  # the IP's first and last claim numbers
     last = np.maximum.reduceat(order, starts)
+    # for the fingerprint of an IP's only MAC: its latest request's length, its replies
+    odd = (c.op & 1) == 1
+    asks = (c.spa != c.tpa) & odd
+    latest = np.maximum.reduceat(np.where(asks[order], order, -1), starts)
+    ask_len = np.where(latest >= 0, c.length[np.maximum(latest, 0)], 0)
+    nrep = np.add.reduceat(((c.spa != c.tpa) & ~odd)[order], starts)
     # in order of their first claim, as claim by claim (new IPs enter the table in that order)
     by_first = np.argsort(first, kind="stable")
     one = by_first[~multi[by_first]]
     if len(one):
         f1 = first[one]
         keys = _keyed(c.vcode[f1], ips(c.spa[f1]))
-        b.groups = list(zip(keys, macs(c.sha[f1]), t[f1].tolist(), t[last[one]].tolist(),
+        shas = macs(c.sha[f1])
+        b.groups = list(zip(keys, shas, t[f1].tolist(), t[last[one]].tolist(),
                             sizes[one].tolist(), req[one].tolist(), grat[one].tolist(),
-                            mism[one].tolist(), f1.tolist(), strict=True))
+                            mism[one].tolist(), f1.tolist(), ask_len[one].tolist(),
+                            nrep[one].tolist(), strict=True))
+        answering = np.flatnonzero(nrep[one])
+        if len(answering):
+            b.answering = [(keys[i], shas[i]) for i in answering.tolist()]
     several = by_first[multi[by_first]]
     if len(several):
         f2 = first[several]
@@ -404,12 +415,20 @@ def fold(c: Columns, tracker: OwnershipTracker) -> ClaimBatch:
                                           strict=True)),
                             int(req[g]), int(grat[g]), int(mism[g])))
     _tables(c, tracker, b)
-    _fingerprints(c, tracker, b, kc)
+    if len(several):
+        in_multi = np.empty(m, bool)  # claims of IPs with several MACs, in claim order
+        in_multi[order] = np.repeat(multi, sizes)
+    else:
+        in_multi = None
+    _fingerprints(c, tracker, b, kc, in_multi)
     return b
 
 
-def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any) -> None:
-    """What the chunk tells the wire fingerprints (see :attr:`ClaimBatch.announcements`).
+def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any,
+                  in_multi: Any) -> None:
+    """What the chunk tells the wire fingerprints (see :attr:`ClaimBatch.announcements`);
+    requests and replies of IPs with one MAC in the chunk are in :attr:`ClaimBatch.groups`,
+    those of the others (``in_multi``, None: none) here.
 
     Sets :attr:`ClaimBatch.exact` when a reply may need its length compared
     with its request's (a Cilium-shaped claimant): only the claim-by-claim
@@ -417,8 +436,11 @@ def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any)
     """
     grat = c.spa == c.tpa
     odd = (c.op & 1) == 1
-    rq = np.flatnonzero(~grat & odd)
-    rp = np.flatnonzero(~grat & ~odd)
+    if in_multi is None:
+        rq = rp = np.empty(0, np.int64)
+    else:
+        rq = np.flatnonzero(~grat & odd & in_multi)
+        rp = np.flatnonzero(~grat & ~odd & in_multi)
     if len(rq):  # the length of each (IP, MAC)'s latest request
         o = rq[np.lexsort((rq, c.sha[rq], kc[rq]))]
         last = o[np.concatenate(((kc[o][1:] != kc[o][:-1]) | (c.sha[o][1:] != c.sha[o][:-1]),
@@ -442,7 +464,7 @@ def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any)
         b.announcements = list(zip(_keyed(c.vcode[g], ips(c.spa[g])), macs(c.sha[g]),
                                    c.t[g].tolist(), c.op[g].tolist(), macs(c.tha[g]), dsts,
                                    c.length[g].tolist(), strict=True))
-    if b.replies:
+    if b.replies or b.answering:
         # Cilium's mark (Fingerprint.lencheck) starts only with an op=2 broadcast announcement
         # and ends with any other: the (IP, MAC)s whose first announcement here is one.
         a = g[((c.dst[g] >> 40) & 1) == 1] if len(g) else g  # announcements (unicast answers)
@@ -453,7 +475,8 @@ def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any)
             a = o[(c.op[o] == 2) & (c.tha[o] == _BCAST48)]
         announcing = set(zip(_keyed(c.vcode[a], ips(c.spa[a])), macs(c.sha[a]),
                              strict=True)) if len(a) else set()
-        b.exact = tracker.may_compare_lengths(((k, m) for k, m, _ in b.replies), announcing)
+        b.exact = tracker.may_compare_lengths(
+            [*b.answering, *((k, m) for k, m, _ in b.replies)], announcing)
 
 
 def _order(v: Any, code: Any, rows: Any) -> Any:
