@@ -159,6 +159,25 @@ def test_fold_equals_claim_by_claim_with_a_cap_and_a_selection(claims: list[Clai
     same_state(one, folded)
 
 
+def test_a_cilium_answer_to_an_untracked_requester_across_chunks() -> None:
+    """Cilium's mark (a reply as long as the request) needs the requester's latest claim: with
+    a selection the requester is untracked, and its request may be in a folded chunk while the
+    answer's chunk goes claim by claim.  Both ways name Cilium."""
+    cil, req = mac("02:00:5e:10:00:0c"), mac("02:00:5e:10:00:0d")
+    vip, requester = ip("192.0.2.10"), ip("198.51.100.9")
+
+    def c(t: float, op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes, dst: bytes,
+          n: int = 60) -> Claim:
+        return Claim(t, None, None, op, sha, spa, tha, tpa, sha, dst, n)
+
+    claims = [c(100.0, 2, cil, vip, BROADCAST, vip, BROADCAST),  # Cilium's take-over GARP
+              c(110.0, 1, req, requester, b"\0" * 6, vip, BROADCAST, 60),  # who-has, 60 bytes
+              c(110.001, 2, cil, vip, req, requester, req, 60)]  # answered at the same length
+    one, folded = feed_both(claims, [2], track=parse_vips(["192.0.2.10"]))
+    same_state(one, folded)
+    assert folded.announcer((None, None, vip), cil).kind == "cilium"
+
+
 def replay_json(path: Path, pure: bool) -> bytes:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if pure:

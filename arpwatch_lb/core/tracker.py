@@ -613,6 +613,9 @@ class OwnershipTracker:
                 spa = ik if ik.__class__ is bytes else ik[2]
                 if track is not None and spa not in track:
                     self._link(sha, ik)  # an IP outside the selection: its identity only
+                    self._gone_last[ik] = (last, sha)  # and its latest claim, as feed_all
+                    if ask:
+                        self._gone_ask[(ik, sha)] = ask
                     continue
                 st = ips[ik] = (Quiet(sha, first, last, n, req, grat) if not mism
                                 else QuietX(sha, first, last, n, req, grat, mism))
@@ -697,6 +700,8 @@ class OwnershipTracker:
         for ik, mac, length in b.asks:
             st = ips_get(ik)
             if st is None:
+                if self.track is not None:  # an untracked requester: what feed_all keeps
+                    self._gone_ask[(ik, mac)] = length
                 continue
             fp = st.fp if st.owner == mac else fps_get((public_key(ik), mac))
             if fp is not None:
@@ -765,6 +770,7 @@ class OwnershipTracker:
                 spa = ik if ik.__class__ is bytes else ik[2]
                 if track is not None and spa not in track:
                     self._link(sha, ik)
+                    self._gone_last[ik] = (t, sha)
                     continue
                 st = self._ips[ik] = Quiet(sha, t, t)
                 self._new_claimant(ik, sha, t)

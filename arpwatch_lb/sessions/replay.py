@@ -62,10 +62,8 @@ def replay(paths: Sequence[str | Path], tracker: OwnershipTracker,
     with _fewer_gc_passes():
         if len(readers) == 1:
             reader = readers[0]
-            # An Ethernet pcap comes as columns (sources.columns, numpy), folded per IP;
-            # with a selection (``track``) the claims go one by one: most IPs are dropped.
-            batches = reader.batches() if tracker.track is not None else reader.column_batches()
-            for batch in batches:
+            # An Ethernet pcap comes as columns (sources.columns, numpy), folded per IP.
+            for batch in reader.column_batches():
                 if batch.__class__ is list:
                     tracker.feed_all(batch)  # type: ignore[arg-type]
                 else:
