@@ -107,6 +107,40 @@ def test_big_capture_crosses_chunks(tmp_path: Path) -> None:
     assert reader.counts == counts
 
 
+def test_neighbor_discovery_among_dense_arp_replays_alike(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPv6 claims (16-byte addresses) cannot be columns: a dense ARP chunk that holds Neighbor
+    Discovery goes claim by claim, and the report is the pure-Python one."""
+    from test_ndp import ETH_ASK, ETH_MLB_NA
+
+    from arpwatch_lb.sessions.replay import replay
+
+    frames = []
+    for i in range(20_000):
+        m = mac(f"02:00:5e:01:{i >> 8 & 15:02x}:{i & 255:02x}")
+        frames.append(ether(BROADCAST, m, ETH_ARP, arp(1 + i % 2, m, ip(f"198.18.{i >> 8 & 15}.{i & 255}"),
+                                                       BROADCAST, ip("198.18.255.1")), pad=60))
+        if i % 700 == 350:
+            frames.append(ETH_MLB_NA if i % 1400 == 350 else ETH_ASK)
+    path = g.write(tmp_path / "dual.pcap", g.pcap([g.Packet(f, 100 + i // 10, i)
+                                                  for i, f in enumerate(frames)]))
+
+    def report(pure: bool) -> dict:
+        if pure:
+            monkeypatch.setenv("ARPWATCH_LB_PURE_PYTHON", "1")
+        else:
+            monkeypatch.delenv("ARPWATCH_LB_PURE_PYTHON", raising=False)
+        tracker = OwnershipTracker()
+        with mock.patch.object(captures, "COLUMN_CHUNK", 1 << 16):
+            result = replay([path], tracker)
+        assert not result.errors
+        return build_report(tracker, result.counts, ALL)
+
+    fast = report(pure=False)
+    assert fast == report(pure=True)
+    assert any(len(e["ip"]) > 15 or ":" in e["ip"] for e in fast["ips"])  # the v6 VIP is there
+
+
 def to_columns(claims: list[Claim]) -> columns.Columns:
     return columns._from_claims(claims)
 
