@@ -442,10 +442,9 @@ class Fingerprint:
                 self.first_t, self.first_code = t, code * 2 + (length < 60)
                 self.lencheck = code == REP_BCAST
                 return
-            g = self.garps = Announcements()
-            g.add(self.first_t, self.first_code >> 1, bool(self.first_code & 1))
+            g = self.garps = self.announcements()
             self.first_t = None
-        g.add(t, code, length < 60)
+        g.add(t, code, length < 60)  # type: ignore[union-attr]
         self.lencheck = g.codes[REP_BCAST] == g.frames and g.tick_n == 1 and not (
             g.pairs or g.bursts or g.mixed) and (g.min_gap is None or g.min_gap >= CILIUM_QUIET)
 

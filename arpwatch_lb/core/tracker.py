@@ -337,12 +337,9 @@ class ClaimBatch:
     requests: int = 0
     gratuitous: int = 0
     mismatches: int = 0
-    asks: list[tuple[IKey, bytes, int]] = field(default_factory=list)
-    """Per (IP, MAC) of the ``mixed`` IPs that sent non-gratuitous requests: (internal key, MAC,
-    length of the latest)."""
-    replies: list[tuple[IKey, bytes, int]] = field(default_factory=list)
-    """Per (IP, MAC) of the ``mixed`` IPs that sent non-gratuitous replies: (internal key, MAC,
-    how many)."""
+    answers: list[tuple[IKey, bytes, int, int]] = field(default_factory=list)
+    """Per (IP, MAC) of the ``mixed`` IPs that sent non-gratuitous requests or replies:
+    (internal key, MAC, length of its latest request or 0, replies) — as in ``groups``."""
     answering: list[tuple[IKey, bytes]] = field(default_factory=list)
     """The ``groups`` IPs that sent non-gratuitous replies: (internal key, MAC)."""
     announcements: list[tuple[IKey, bytes, float, int, bytes, bytes | None, int]] = field(
@@ -632,12 +629,7 @@ class OwnershipTracker:
                 if mism:
                     self._mismatch(ik, st, mism)
             if ask or nrep:  # sha owns the IP now
-                fp = st.fp
-                if record and ask and not fp.ask_len:
-                    self._dirty[(public_key(ik), sha)] = None
-                if ask:
-                    fp.ask_len = ask
-                fp.replies += nrep
+                self._answers(st.fp, ik, sha, ask, nrep)
             if record and len(events) > before:
                 tags += [idx] * (len(events) - before)
         self.claimant_pairs += new_ips
@@ -663,7 +655,7 @@ class OwnershipTracker:
                                           requester, t)
                     if record and len(events) > before:
                         tags += [idx] * (len(events) - before)
-        if b.asks or b.replies or b.announcements:
+        if b.answers or b.announcements:
             self._fingerprint_batch(b)
         if record and tags:
             # Ownership events of a claim come before its duplicate reply: a stable sort by number.
@@ -694,33 +686,29 @@ class OwnershipTracker:
         """
         record = self.record_events
         dirty = self._dirty
-        ips_get = self._ips.get
-        fps_get = self.fingerprints.fps.get
-        # (self._fp_of inline: a few hundred thousand calls per million frames)
-        for ik, mac, length in b.asks:
-            st = ips_get(ik)
-            if st is None:
-                if self.track is not None:  # an untracked requester: what feed_all keeps
-                    self._gone_ask[(ik, mac)] = length
-                continue
-            fp = st.fp if st.owner == mac else fps_get((public_key(ik), mac))
-            if fp is not None:
-                if record and not fp.ask_len:
-                    dirty[(public_key(ik), mac)] = None
-                fp.ask_len = length
-        for ik, mac, n in b.replies:
-            st = ips_get(ik)
-            if st is None:
-                continue
-            fp = st.fp if st.owner == mac else fps_get((public_key(ik), mac))
-            if fp is not None:
-                fp.replies += n
+        for ik, mac, ask, nrep in b.answers:
+            if ik in self._ips:
+                self._answers(self._fp_of(ik, mac), ik, mac, ask, nrep)
+            elif ask and self.track is not None:  # an untracked requester: what feed_all keeps
+                self._gone_ask[(ik, mac)] = ask
         for ik, mac, t, op, tha, dst, length in b.announcements:
             fp = self._fp_of(ik, mac)
             if fp is not None:
                 fp.gratuitous(t, op, mac, tha, dst, length)
                 if record:
                     dirty[(public_key(ik), mac)] = None
+
+    def _answers(self, fp: Fingerprint | None, ik: IKey, mac: bytes, ask: int,
+                 nrep: int) -> None:
+        """A chunk's non-gratuitous requests (the latest one's length) and replies of ``mac``
+        for ``ik``, told to its fingerprint (:meth:`feed_batch` off its hot path)."""
+        if fp is None:
+            return
+        if ask:
+            if self.record_events and not fp.ask_len:
+                self._dirty[(public_key(ik), mac)] = None
+            fp.ask_len = ask
+        fp.replies += nrep
 
     def may_compare_lengths(self, pairs: Iterable[tuple[IKey, bytes]],
                             announcing: Container[tuple[IKey, bytes]]) -> bool:
@@ -730,14 +718,12 @@ class OwnershipTracker:
         nothing else before, so that it may start to."""
         ips_get = self._ips.get
         fps_get = self.fingerprints.fps.get
-        for ik, mac in pairs:
+        for ik, mac in pairs:  # one per answering (IP, MAC): self._fp_of, inline
             st = ips_get(ik)
-            if st is None:
-                fp = None
-            else:
-                fp = st.fp if st.owner == mac else fps_get((public_key(ik), mac))
-                if fp is not None and fp.lencheck:
-                    return True
+            fp = (None if st is None else st.fp if st.owner == mac
+                  else fps_get((public_key(ik), mac)))
+            if fp is not None and fp.lencheck:
+                return True
             if (ik, mac) in announcing and (fp is None or fp.only_op2_broadcast()):
                 return True
         return False

@@ -435,26 +435,17 @@ def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any,
     path knows the requester's latest claim at that moment.
     """
     grat = c.spa == c.tpa
-    odd = (c.op & 1) == 1
-    if in_multi is None:
-        rq = rp = np.empty(0, np.int64)
-    else:
-        rq = np.flatnonzero(~grat & odd & in_multi)
-        rp = np.flatnonzero(~grat & ~odd & in_multi)
-    if len(rq):  # the length of each (IP, MAC)'s latest request
-        o = rq[np.lexsort((rq, c.sha[rq], kc[rq]))]
-        last = o[np.concatenate(((kc[o][1:] != kc[o][:-1]) | (c.sha[o][1:] != c.sha[o][:-1]),
-                                 [True]))]
-        b.asks = list(zip(_keyed(c.vcode[last], ips(c.spa[last])), macs(c.sha[last]),
-                          c.length[last].tolist(), strict=True))
-    if len(rp):  # replies per (IP, MAC)
-        o = rp[np.lexsort((c.sha[rp], kc[rp]))]
-        firsts = np.flatnonzero(np.concatenate(
-            ([True], (kc[o][1:] != kc[o][:-1]) | (c.sha[o][1:] != c.sha[o][:-1]))))
-        counts = np.diff(np.concatenate((firsts, [len(o)])))
-        f = o[firsts]
-        b.replies = list(zip(_keyed(c.vcode[f], ips(c.spa[f])), macs(c.sha[f]), counts.tolist(),
-                             strict=True))
+    if in_multi is not None:  # per (IP, MAC): its latest request's length, its replies
+        r = np.flatnonzero(~grat & in_multi)
+        if len(r):
+            o, starts = _by_pair(r, kc, c.sha)
+            odd = (c.op[o] & 1) == 1
+            latest = np.maximum.reduceat(np.where(odd, o, -1), starts)
+            nrep = np.add.reduceat(~odd, starts)
+            f = o[starts]
+            b.answers = list(zip(_keyed(c.vcode[f], ips(c.spa[f])), macs(c.sha[f]),
+                                 np.where(latest >= 0, c.length[np.maximum(latest, 0)], 0).tolist(),
+                                 nrep.tolist(), strict=True))
     g = np.flatnonzero(grat)
     if len(g):
         dst = c.dst[g]
@@ -464,19 +455,26 @@ def _fingerprints(c: Columns, tracker: OwnershipTracker, b: ClaimBatch, kc: Any,
         b.announcements = list(zip(_keyed(c.vcode[g], ips(c.spa[g])), macs(c.sha[g]),
                                    c.t[g].tolist(), c.op[g].tolist(), macs(c.tha[g]), dsts,
                                    c.length[g].tolist(), strict=True))
-    if b.replies or b.answering:
+    answering = [*b.answering, *((k, m) for k, m, _, n in b.answers if n)]
+    if answering:
         # Cilium's mark (Fingerprint.lencheck) starts only with an op=2 broadcast announcement
         # and ends with any other: the (IP, MAC)s whose first announcement here is one.
         a = g[((c.dst[g] >> 40) & 1) == 1] if len(g) else g  # announcements (unicast answers)
         if len(a):
-            o = a[np.lexsort((a, c.sha[a], kc[a]))]
-            o = o[np.concatenate(([True], (kc[o][1:] != kc[o][:-1])
-                                  | (c.sha[o][1:] != c.sha[o][:-1])))]
+            o, starts = _by_pair(a, kc, c.sha)
+            o = o[starts]
             a = o[(c.op[o] == 2) & (c.tha[o] == _BCAST48)]
         announcing = set(zip(_keyed(c.vcode[a], ips(c.spa[a])), macs(c.sha[a]),
                              strict=True)) if len(a) else set()
-        b.exact = tracker.may_compare_lengths(
-            [*b.answering, *((k, m) for k, m, _ in b.replies)], announcing)
+        b.exact = tracker.may_compare_lengths(answering, announcing)
+
+
+def _by_pair(rows: Any, kc: Any, sha: Any) -> tuple[Any, Any]:
+    """``rows`` sorted by (VLAN and IP, MAC), claim order kept within a pair, and where each
+    pair's run starts."""
+    o = rows[np.lexsort((rows, sha[rows], kc[rows]))]
+    k, m = kc[o], sha[o]
+    return o, np.flatnonzero(np.concatenate(([True], (k[1:] != k[:-1]) | (m[1:] != m[:-1]))))
 
 
 def _order(v: Any, code: Any, rows: Any) -> Any:
