@@ -318,17 +318,15 @@ def targets(rows: dict[tuple[str, str], dict[str, Any]], frames: int) -> list[di
                     f"{mine['best_s'] / nn['best_s']:.2f}× its time "
                     f"({mine['median_s']:.2f} vs {nn['median_s']:.2f} median)")
 
-    if lb["arp"]:
-        a = lb["arp"]
-        verdict(f"≥ {TARGET_FPS:,} ARP frames/s end-to-end on the all-ARP file",
-                a["fps_best"] >= TARGET_FPS, a["fps_median"] >= TARGET_FPS,
-                f"{a['fps_best']:,.0f} frames/s best, {a['fps_median']:,.0f} median")
+    def at_least(kind: str, target: int, what: str) -> None:
+        r = lb[kind]
+        if r:
+            verdict(f"≥ {target:,} {what}", r["fps_best"] >= target, r["fps_median"] >= target,
+                    f"{r['fps_best']:,.0f} frames/s best, {r['fps_median']:,.0f} median")
+
+    at_least("arp", TARGET_FPS, "ARP frames/s end-to-end on the all-ARP file")
     faster_than_nn("arp", "all-ARP file")
-    if lb["reply"]:
-        r = lb["reply"]
-        verdict(f"≥ {TARGET_REPLY_FPS:,} frames/s on the reply-heavy file",
-                r["fps_best"] >= TARGET_REPLY_FPS, r["fps_median"] >= TARGET_REPLY_FPS,
-                f"{r['fps_best']:,.0f} frames/s best, {r['fps_median']:,.0f} median")
+    at_least("reply", TARGET_REPLY_FPS, "frames/s on the reply-heavy file")
     faster_than_nn("reply", "reply-heavy file")
     bpf = rows.get(("tcpdump-bpf", "mixed"))
     mix = lb["mixed"]
